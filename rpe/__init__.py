@@ -1,0 +1,40 @@
+"""rpe: graded cells, reward prediction errors and local learning in JAX.
+
+The cells follow ngc-learn's graded (non-spiking) neurons, with a pure functional core
+(``init_state`` / ``step`` / ``set``) under an object shell (``advance_state``, ``reset``,
+``batched_reset``, ``evolve``, ``help`` and compartments by name).
+"""
+
+from rpe.activations import ACTIVATIONS, get_activation
+from rpe.bernoulli_error_cell import BernoulliErrorCell
+from rpe.cell import Cell, Compartment, CompartmentView
+from rpe.gaussian_error_cell import GaussianErrorCell
+from rpe.integrators import INTEGRATORS, get_integrator
+from rpe.laplacian_error_cell import LaplacianErrorCell
+from rpe.leaky_noise_cell import LeakyNoiseCell
+from rpe.priors import PRIORS, get_prior
+from rpe.rate_cell import RateCell
+from rpe.reward_error_cell import RewardErrorCell
+from rpe.thresholds import THRESHOLDS, get_threshold
+
+__all__ = [
+    "ACTIVATIONS",
+    "INTEGRATORS",
+    "PRIORS",
+    "THRESHOLDS",
+    "BernoulliErrorCell",
+    "Cell",
+    "Compartment",
+    "CompartmentView",
+    "GaussianErrorCell",
+    "LaplacianErrorCell",
+    "LeakyNoiseCell",
+    "RateCell",
+    "RewardErrorCell",
+    "get_activation",
+    "get_integrator",
+    "get_prior",
+    "get_threshold",
+]
+
+__version__ = "0.1.0"

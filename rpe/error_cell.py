@@ -1,0 +1,64 @@
+"""What every error cell shares: the modulator/mask gate and scale-like parameters.
+
+Error cells output a log-likelihood ``L`` (a scalar, ``L <= 0``) and its gradients ``d*``
+(ascent directions). Two inputs gate the gradients:
+
+- ``modulator`` (starts as ones, kept until set again or reset): a third factor such as
+  the RPE, per entry ``(batch_size, n_units)`` or per sample ``(batch_size, 1)``, the
+  latter broadcast across units (the one broadcast we do, and only for these two inputs);
+- ``mask`` (starts as ones, consumed: ones again after each step): 0/1 per entry or per
+  sample; ``L`` counts only entries where ``mask == 1``.
+
+Every ``d*`` output is ``modulator * mask * raw_derivative``; derivatives with respect to a
+scale-like parameter (``Sigma``, ``Scale``) are gated per entry and then summed to that
+parameter's shape, ``(1, 1)`` (shared) or ``(1, n_units)`` (per unit).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from rpe.cell import Cell
+
+__all__ = ["ErrorCell", "sum_to_shape"]
+
+
+def sum_to_shape(x: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Sum ``x`` over the axes where ``shape`` is 1 and ``x`` is not (keeping dims)."""
+    axes = tuple(i for i, (n, m) in enumerate(zip(x.shape, shape, strict=True)) if m == 1 and n != 1)
+    return jnp.sum(x, axis=axes, keepdims=True) if axes else x
+
+
+class ErrorCell(Cell):
+    """Base of the error cells: shapes of ``modulator``/``mask`` and of a scale parameter.
+
+    Subclasses set ``scale_parameter`` (e.g. ``"Sigma"``) and ``scale_derivative``
+    (e.g. ``"dSigma"``) when they have one.
+    """
+
+    scale_parameter: str | None = None
+    scale_derivative: str | None = None
+
+    def _conform(self, comp_name, value, state):
+        unit_shape = state.mask.shape
+        if comp_name in ("modulator", "mask"):
+            row_shape = (unit_shape[0], 1)
+            if value.shape == unit_shape:
+                return {comp_name: value}
+            if value.shape == row_shape:
+                return {comp_name: jnp.broadcast_to(value, unit_shape)}
+            raise self._shape_error(comp_name, value.shape, [unit_shape, row_shape])
+        if comp_name == self.scale_parameter:
+            allowed = [(1, 1), (1, self.n_units)]
+            if value.shape not in allowed:
+                raise self._shape_error(comp_name, value.shape, allowed)
+            return {comp_name: value, self.scale_derivative: jnp.zeros(value.shape, value.dtype)}
+        return super()._conform(comp_name, value, state)
+
+    def _rest(self, batch_size: int | None) -> tuple[jax.Array, jax.Array]:
+        """Zeros and ones of shape ``(batch_size, n_units)``."""
+        b = self.batch_size if batch_size is None else batch_size
+        shape = (b, self.n_units)
+        return jnp.zeros(shape, jnp.float32), jnp.ones(shape, jnp.float32)
+

@@ -1,0 +1,101 @@
+"""GaussianErrorCell: the local error of a Gaussian prediction ``mu`` of ``target``.
+
+With ``e = target - mu``, ``Sigma`` the variance (shape ``(1, 1)`` or ``(1, n_units)``) and
+``g = modulator * mask``::
+
+    L       = -0.5 * sum(mask * e^2 / Sigma)                      (a scalar)
+    dmu     = g * e / Sigma              = g * dL/dmu
+    dtarget = -g * e / Sigma             = g * dL/dtarget
+    dSigma  = sum_to_Sigma(g * 0.5 * (e^2 / Sigma^2 - 1 / Sigma))
+
+``dSigma`` is the derivative of the full Gaussian log-likelihood
+``-0.5 sum(e^2 / Sigma + log Sigma)``. After ngc-learn's ``GaussianErrorCell``, with the
+fixes listed in ``shared/reference/cells.md``.
+
+Example:
+  >>> cell = GaussianErrorCell("e", n_units=2, sigma=2.0)
+  >>> cell.target.set(jnp.ones((1, 2))); cell.advance_state(dt=1.0)
+  >>> float(cell.L.get()), float(cell.dmu.get()[0, 0])
+  (-0.5, 0.5)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+from rpe.cell import Compartment
+from rpe.error_cell import ErrorCell, sum_to_shape
+from rpe.validation import check_real
+
+__all__ = ["GaussianErrorCell", "GaussianErrorParams"]
+
+
+class GaussianErrorParams(NamedTuple):
+    """Numeric hyperparameters of a GaussianErrorCell."""
+
+    sigma: float
+
+
+class GaussianErrorCell(ErrorCell):
+    """Gaussian log-likelihood error and its gradients.
+
+    Args:
+      name: the cell's name.
+      n_units: number of units.
+      batch_size: rows of every per-entry compartment.
+      sigma: initial variance ``Sigma`` (> 0), shared across units.
+    """
+
+    mu = Compartment("inputs", "prediction (mean), (batch_size, n_units)")
+    target = Compartment("inputs", "observed target, (batch_size, n_units)")
+    Sigma = Compartment("inputs", "variance, (1, 1) shared or (1, n_units) per unit")
+    modulator = Compartment(
+        "inputs", "third factor gating d*, (batch_size, n_units); set accepts (batch_size, 1)"
+    )
+    mask = Compartment("inputs", "0/1 entries to count, consumed by each step, (batch_size, n_units)")
+    L = Compartment("outputs", "log-likelihood -0.5 sum(mask e^2 / Sigma), a scalar ()")
+    dmu = Compartment("outputs", "gated dL/dmu = e / Sigma, (batch_size, n_units)")
+    dSigma = Compartment("outputs", "gated derivative of the full log-likelihood w.r.t. Sigma, Sigma's shape")
+    dtarget = Compartment("outputs", "gated dL/dtarget = -e / Sigma, (batch_size, n_units)")
+
+    Params = GaussianErrorParams
+    scale_parameter = "Sigma"
+    scale_derivative = "dSigma"
+    dynamics = (
+        "e = target - mu; L = -0.5 sum(mask e^2 / Sigma); dmu = g e / Sigma; dtarget = -dmu; "
+        "dSigma = sum(g 0.5 (e^2 / Sigma^2 - 1 / Sigma)); g = modulator * mask"
+    )
+    hyperparameter_docs = {
+        "n_units": "number of units",
+        "batch_size": "rows of every per-entry compartment",
+        "sigma": "initial variance Sigma (> 0)",
+    }
+
+    def __init__(self, name: str, n_units: int, batch_size: int = 1, sigma: float = 1.0):
+        self.params = GaussianErrorParams(sigma=check_real("sigma", sigma, low=0.0, low_open=True))
+        super().__init__(name, n_units, batch_size)
+
+    def init_state(self, batch_size: int | None = None) -> GaussianErrorCell.State:
+        zeros, ones = self._rest(batch_size)
+        sigma = jnp.full((1, 1), self.params.sigma, jnp.float32)
+        return self.State(
+            mu=zeros, target=zeros, Sigma=sigma, modulator=ones, mask=ones,
+            L=jnp.zeros((), jnp.float32), dmu=zeros, dSigma=jnp.zeros_like(sigma), dtarget=zeros,
+        )
+
+    def step(self, state, dt=1.0, key=None, params=None):
+        """Compute ``L`` and the gated gradients; the mask is consumed (``dt`` unused)."""
+        e = state.target - state.mu
+        sigma = state.Sigma
+        gate = state.modulator * state.mask
+        dmu = gate * e / sigma
+        d_sigma = gate * 0.5 * (e * e / (sigma * sigma) - 1.0 / sigma)
+        return state._replace(
+            L=-0.5 * jnp.sum(state.mask * e * e / sigma),
+            dmu=dmu,
+            dtarget=-dmu,
+            dSigma=sum_to_shape(d_sigma, sigma.shape),
+            mask=jnp.ones_like(state.mask),
+        )

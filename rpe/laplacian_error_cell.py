@@ -1,0 +1,102 @@
+"""LaplacianErrorCell: the local error of a Laplace prediction ``shift`` of ``target``.
+
+With ``e = target - shift``, ``Scale`` the scale (shape ``(1, 1)`` or ``(1, n_units)``) and
+``g = modulator * mask``::
+
+    L       = -sum(mask * |e|) / Scale                             (a scalar)
+    dshift  = g * sign(e) / Scale        = g * dL/dshift
+    dtarget = -g * sign(e) / Scale       = g * dL/dtarget
+    dScale  = sum_to_Scale(g * (|e| / Scale^2 - 1 / Scale))
+
+``dScale`` is the derivative of the full Laplace log-likelihood
+``-sum(|e| / Scale + log Scale)``. After ngc-learn's ``LaplacianErrorCell``, with the fixes
+listed in ``shared/reference/cells.md`` (``L`` from ``|e|``, not from ``|sign(e)|``).
+
+Example:
+  >>> cell = LaplacianErrorCell("e", n_units=2)
+  >>> cell.target.set(jnp.full((1, 2), -3.0)); cell.advance_state(dt=1.0)
+  >>> float(cell.L.get()), float(cell.dshift.get()[0, 0])
+  (-6.0, -1.0)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+from rpe.cell import Compartment
+from rpe.error_cell import ErrorCell, sum_to_shape
+from rpe.validation import check_real
+
+__all__ = ["LaplacianErrorCell", "LaplacianErrorParams"]
+
+
+class LaplacianErrorParams(NamedTuple):
+    """Numeric hyperparameters of a LaplacianErrorCell."""
+
+    scale: float
+
+
+class LaplacianErrorCell(ErrorCell):
+    """Laplace log-likelihood error and its gradients.
+
+    Args:
+      name: the cell's name.
+      n_units: number of units.
+      batch_size: rows of every per-entry compartment.
+      scale: initial scale ``Scale`` (> 0), shared across units.
+    """
+
+    shift = Compartment("inputs", "prediction (location), (batch_size, n_units)")
+    target = Compartment("inputs", "observed target, (batch_size, n_units)")
+    Scale = Compartment("inputs", "scale, (1, 1) shared or (1, n_units) per unit")
+    modulator = Compartment(
+        "inputs", "third factor gating d*, (batch_size, n_units); set accepts (batch_size, 1)"
+    )
+    mask = Compartment("inputs", "0/1 entries to count, consumed by each step, (batch_size, n_units)")
+    L = Compartment("outputs", "log-likelihood -sum(mask |e|) / Scale, a scalar ()")
+    dshift = Compartment("outputs", "gated dL/dshift = sign(e) / Scale, (batch_size, n_units)")
+    dScale = Compartment("outputs", "gated derivative of the full log-likelihood w.r.t. Scale, Scale's shape")
+    dtarget = Compartment("outputs", "gated dL/dtarget = -sign(e) / Scale, (batch_size, n_units)")
+
+    Params = LaplacianErrorParams
+    scale_parameter = "Scale"
+    scale_derivative = "dScale"
+    dynamics = (
+        "e = target - shift; L = -sum(mask |e|) / Scale; dshift = g sign(e) / Scale; "
+        "dtarget = -dshift; dScale = sum(g (|e| / Scale^2 - 1 / Scale)); g = modulator * mask"
+    )
+    hyperparameter_docs = {
+        "n_units": "number of units",
+        "batch_size": "rows of every per-entry compartment",
+        "scale": "initial scale Scale (> 0)",
+    }
+
+    def __init__(self, name: str, n_units: int, batch_size: int = 1, scale: float = 1.0):
+        self.params = LaplacianErrorParams(scale=check_real("scale", scale, low=0.0, low_open=True))
+        super().__init__(name, n_units, batch_size)
+
+    def init_state(self, batch_size: int | None = None) -> LaplacianErrorCell.State:
+        zeros, ones = self._rest(batch_size)
+        scale = jnp.full((1, 1), self.params.scale, jnp.float32)
+        return self.State(
+            shift=zeros, target=zeros, Scale=scale, modulator=ones, mask=ones,
+            L=jnp.zeros((), jnp.float32), dshift=zeros, dScale=jnp.zeros_like(scale), dtarget=zeros,
+        )
+
+    def step(self, state, dt=1.0, key=None, params=None):
+        """Compute ``L`` and the gated gradients; the mask is consumed (``dt`` unused)."""
+        e = state.target - state.shift
+        scale = state.Scale
+        gate = state.modulator * state.mask
+        abs_e = jnp.abs(e)
+        dshift = gate * jnp.sign(e) / scale
+        d_scale = gate * (abs_e / (scale * scale) - 1.0 / scale)
+        return state._replace(
+            L=-jnp.sum(state.mask * abs_e / scale),
+            dshift=dshift,
+            dtarget=-dshift,
+            dScale=sum_to_shape(d_scale, scale.shape),
+            mask=jnp.ones_like(state.mask),
+        )
