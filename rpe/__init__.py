@@ -7,6 +7,7 @@ The cells follow ngc-learn's graded (non-spiking) neurons, with a pure functiona
 
 from rpe.activations import ACTIVATIONS, get_activation
 from rpe.bernoulli_error_cell import BernoulliErrorCell
+from rpe.categorical_error_cell import CategoricalErrorCell
 from rpe.cell import Cell, Compartment, CompartmentView
 from rpe.gaussian_error_cell import GaussianErrorCell
 from rpe.integrators import INTEGRATORS, get_integrator
@@ -15,6 +16,7 @@ from rpe.leaky_noise_cell import LeakyNoiseCell
 from rpe.priors import PRIORS, get_prior
 from rpe.rate_cell import RateCell
 from rpe.reward_error_cell import RewardErrorCell
+from rpe.td_error_cell import TDErrorCell
 from rpe.thresholds import THRESHOLDS, get_threshold
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "PRIORS",
     "THRESHOLDS",
     "BernoulliErrorCell",
+    "CategoricalErrorCell",
     "Cell",
     "Compartment",
     "CompartmentView",
@@ -31,6 +34,7 @@ __all__ = [
     "LeakyNoiseCell",
     "RateCell",
     "RewardErrorCell",
+    "TDErrorCell",
     "get_activation",
     "get_integrator",
     "get_prior",

@@ -34,15 +34,17 @@ class ErrorCell(Cell):
     """Base of the error cells: shapes of ``modulator``/``mask`` and of a scale parameter.
 
     Subclasses set ``scale_parameter`` (e.g. ``"Sigma"``) and ``scale_derivative``
-    (e.g. ``"dSigma"``) when they have one.
+    (e.g. ``"dSigma"``) when they have one, and may add inputs to ``per_sample_inputs``
+    (accepted as ``(batch_size, 1)`` and broadcast across units).
     """
 
     scale_parameter: str | None = None
     scale_derivative: str | None = None
+    per_sample_inputs: tuple[str, ...] = ("modulator", "mask")
 
     def _conform(self, comp_name, value, state):
         unit_shape = state.mask.shape
-        if comp_name in ("modulator", "mask"):
+        if comp_name in self.per_sample_inputs:
             row_shape = (unit_shape[0], 1)
             if value.shape == unit_shape:
                 return {comp_name: value}

@@ -5,11 +5,13 @@ import pytest
 
 from rpe import (
     BernoulliErrorCell,
+    CategoricalErrorCell,
     GaussianErrorCell,
     LaplacianErrorCell,
     LeakyNoiseCell,
     RateCell,
     RewardErrorCell,
+    TDErrorCell,
 )
 
 jax.config.update("jax_platforms", "cpu")
@@ -25,6 +27,8 @@ CELL_FACTORIES = {
     "GaussianErrorCell": lambda b=2: GaussianErrorCell("gauss", n_units=3, batch_size=b, sigma=0.5),
     "LaplacianErrorCell": lambda b=2: LaplacianErrorCell("lap", n_units=3, batch_size=b, scale=2.0),
     "BernoulliErrorCell": lambda b=2: BernoulliErrorCell("bern", n_units=3, batch_size=b, input_logits=True),
+    "TDErrorCell": lambda b=2: TDErrorCell("td", n_units=3, gamma=0.9, batch_size=b),
+    "CategoricalErrorCell": lambda b=2: CategoricalErrorCell("cat", n_units=3, batch_size=b),
 }
 
 

@@ -139,3 +139,57 @@ def test_reset_restores_sigma_and_ones():
     np.testing.assert_array_equal(cell.modulator.get(), np.ones((B, N)))
     np.testing.assert_array_equal(cell.mask.get(), np.ones((B, N)))
     assert float(cell.L.get()) == 0.0
+
+
+def test_td_error_by_hand_and_dvalue_by_finite_differences():
+    from rpe import TDErrorCell
+
+    reward, value, next_value = RNG.normal(size=(B, 1)), RNG.normal(size=(B, 1)), RNG.normal(size=(B, 1))
+    done = np.asarray([[0.0], [1.0], [0.0]])
+    cell = TDErrorCell("td", 1, gamma=0.9, batch_size=B)
+    inputs = {"reward": reward, "value": value, "next_value": next_value, "done": done}
+    state = cell.step(cell.set(cell.init_state(), **inputs))
+    delta = reward + 0.9 * (1 - done) * next_value - value
+    np.testing.assert_allclose(state.delta, delta, rtol=1e-5, atol=1e-6)
+    L = lambda v: -0.5 * np.sum((reward + 0.9 * (1 - done) * next_value - v) ** 2)  # noqa: E731
+    assert float(state.L) == pytest.approx(L(value), rel=1e-5)
+    np.testing.assert_allclose(state.dvalue, finite_difference(L, value), rtol=1e-4, atol=1e-5)
+
+
+def test_td_error_done_is_per_sample_and_nan_rewards_are_refused():
+    from rpe import TDErrorCell
+
+    cell = TDErrorCell("td", 2, gamma=0.5, batch_size=2)
+    cell.done.set(np.asarray([[1.0], [0.0]]))
+    np.testing.assert_array_equal(cell.done.get(), [[1.0, 1.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match="reward"):
+        cell.reward.set(np.full((2, 2), np.inf))
+    with pytest.raises(ValueError, match="gamma"):
+        TDErrorCell("td", 1, gamma=1.5)
+
+
+def test_categorical_derivative_matches_finite_differences():
+    from rpe import CategoricalErrorCell
+
+    logits = RNG.normal(size=(B, N))
+    target = np.eye(N)[RNG.integers(0, N, size=B)]
+    cell = CategoricalErrorCell("pi", N, batch_size=B)
+    state = cell.step(cell.set(cell.init_state(), logits=logits, target=target))
+
+    def L(x):
+        log_pi = x - np.log(np.sum(np.exp(x), axis=1, keepdims=True))
+        return np.sum(target * log_pi)
+
+    assert float(state.L) == pytest.approx(L(logits), rel=1e-5)
+    np.testing.assert_allclose(state.dlogits, finite_difference(L, logits), rtol=1e-4, atol=1e-5)
+    # Per-sample modulator (an RPE per row) and a per-sample mask.
+    cell.logits.set(logits)
+    cell.target.set(target)
+    cell.modulator.set(np.asarray([[1.0], [-2.0], [0.5]]))
+    cell.mask.set(np.asarray([[1.0], [0.0], [1.0]]))
+    cell.advance_state()
+    pi = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    gate = np.asarray([[1.0], [0.0], [0.5]])
+    np.testing.assert_allclose(cell.dlogits.get(), gate * (target - pi), rtol=1e-5, atol=1e-6)
+    mask = np.asarray([[1.0], [0.0], [1.0]])
+    assert float(cell.L.get()) == pytest.approx(np.sum(mask * target * np.log(pi)), rel=1e-5)
