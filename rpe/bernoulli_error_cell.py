@@ -79,8 +79,13 @@ class BernoulliErrorCell(ErrorCell):
     def init_state(self, batch_size: int | None = None) -> BernoulliErrorCell.State:
         zeros, ones = self._rest(batch_size)
         return self.State(
-            p=zeros, target=zeros, modulator=ones, mask=ones,
-            L=jnp.zeros((), jnp.float32), dp=zeros, dtarget=zeros,
+            p=zeros,
+            target=zeros,
+            modulator=ones,
+            mask=ones,
+            L=jnp.zeros((), jnp.float32),
+            dp=zeros,
+            dtarget=zeros,
         )
 
     def step(self, state, dt=1.0, key=None, params=None):

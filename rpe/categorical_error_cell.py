@@ -66,8 +66,12 @@ class CategoricalErrorCell(ErrorCell):
     def init_state(self, batch_size: int | None = None) -> CategoricalErrorCell.State:
         zeros, ones = self._rest(batch_size)
         return self.State(
-            logits=zeros, target=zeros, modulator=ones, mask=ones,
-            L=jnp.zeros((), jnp.float32), dlogits=zeros,
+            logits=zeros,
+            target=zeros,
+            modulator=ones,
+            mask=ones,
+            L=jnp.zeros((), jnp.float32),
+            dlogits=zeros,
         )
 
     def step(self, state, dt=1.0, key=None, params=None):

@@ -173,9 +173,9 @@ class Cell:
             must_be_finite = self.compartments[comp_name].finite and not isinstance(value, jax.core.Tracer)
             if must_be_finite and not bool(np.all(np.isfinite(np.asarray(value)))):
                 raise ValueError(
-                        f"{type(self).__name__} {self.name!r}: compartment {comp_name!r} must be "
-                        f"finite, got {np.asarray(value)!r}"
-                    )
+                    f"{type(self).__name__} {self.name!r}: compartment {comp_name!r} must be "
+                    f"finite, got {np.asarray(value)!r}"
+                )
             updates.update(self._conform(comp_name, value, state))
         return state._replace(**updates)
 

@@ -63,4 +63,3 @@ class ErrorCell(Cell):
         b = self.batch_size if batch_size is None else batch_size
         shape = (b, self.n_units)
         return jnp.zeros(shape, jnp.float32), jnp.ones(shape, jnp.float32)
-

@@ -81,8 +81,15 @@ class GaussianErrorCell(ErrorCell):
         zeros, ones = self._rest(batch_size)
         sigma = jnp.full((1, 1), self.params.sigma, jnp.float32)
         return self.State(
-            mu=zeros, target=zeros, Sigma=sigma, modulator=ones, mask=ones,
-            L=jnp.zeros((), jnp.float32), dmu=zeros, dSigma=jnp.zeros_like(sigma), dtarget=zeros,
+            mu=zeros,
+            target=zeros,
+            Sigma=sigma,
+            modulator=ones,
+            mask=ones,
+            L=jnp.zeros((), jnp.float32),
+            dmu=zeros,
+            dSigma=jnp.zeros_like(sigma),
+            dtarget=zeros,
         )
 
     def step(self, state, dt=1.0, key=None, params=None):

@@ -33,4 +33,3 @@ def hebbian(eta: float = 1.0, reduce: str = "sum") -> LearningRule:
         return eta * dw, state
 
     return LearningRule(init, update)
-

@@ -81,8 +81,15 @@ class LaplacianErrorCell(ErrorCell):
         zeros, ones = self._rest(batch_size)
         scale = jnp.full((1, 1), self.params.scale, jnp.float32)
         return self.State(
-            shift=zeros, target=zeros, Scale=scale, modulator=ones, mask=ones,
-            L=jnp.zeros((), jnp.float32), dshift=zeros, dScale=jnp.zeros_like(scale), dtarget=zeros,
+            shift=zeros,
+            target=zeros,
+            Scale=scale,
+            modulator=ones,
+            mask=ones,
+            L=jnp.zeros((), jnp.float32),
+            dshift=zeros,
+            dScale=jnp.zeros_like(scale),
+            dtarget=zeros,
         )
 
     def step(self, state, dt=1.0, key=None, params=None):

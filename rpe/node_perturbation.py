@@ -52,10 +52,12 @@ def _check_signal(signal: str) -> float:
 
 
 def _init(batch: int, n_in: int, n_out: int) -> NodePerturbationState:
-    batch, n_in, n_out = (check_positive_int(n, v) for n, v in (("batch", batch), ("n_in", n_in),
-                                                                 ("n_out", n_out)))
-    return NodePerturbationState(jnp.zeros((batch, n_in, n_out), jnp.float32),
-                                 jnp.zeros((batch, n_out), jnp.float32))
+    batch, n_in, n_out = (
+        check_positive_int(n, v) for n, v in (("batch", batch), ("n_in", n_in), ("n_out", n_out))
+    )
+    return NodePerturbationState(
+        jnp.zeros((batch, n_in, n_out), jnp.float32), jnp.zeros((batch, n_out), jnp.float32)
+    )
 
 
 def _trial_end(eta: float, sign: float, reduce: str):

@@ -39,8 +39,15 @@ _LN2 = math.log(2.0)
 # (highest power first), so log(1 + m) = m * poly(m) is exact at m = 0; |error| < 2e-7 in
 # float32. Fitted with numpy.polynomial.chebyshev.chebfit on 20001 points.
 _LOG1P_OVER_M = (
-    0.005186113803, -0.02921086564, 0.07754165721, -0.1358408245, 0.1905604245,
-    -0.2482567883, 0.333160163, -0.4999925638, 0.999999921,
+    0.005186113803,
+    -0.02921086564,
+    0.07754165721,
+    -0.1358408245,
+    0.1905604245,
+    -0.2482567883,
+    0.333160163,
+    -0.4999925638,
+    0.999999921,
 )
 
 # Taylor series of sin and cos on [-pi/4, pi/4]; truncation error < 4e-9.

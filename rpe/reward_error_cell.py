@@ -98,7 +98,10 @@ class RewardErrorCell(Cell):
         b = self.batch_size if batch_size is None else batch_size
         zeros = jnp.zeros((b, self.n_units), jnp.float32)
         return self.State(
-            reward=zeros, accum_reward=zeros, mu=zeros, rpe=zeros,
+            reward=zeros,
+            accum_reward=zeros,
+            mu=zeros,
+            rpe=zeros,
             n_ep_steps=jnp.zeros((b, 1), jnp.float32),
         )
 
@@ -147,4 +150,3 @@ def _rows(done, shape) -> jax.Array:
     if done.shape not in ((shape[0],), shape):
         raise ValueError(f"done: expected shape ({shape[0]},) or {tuple(shape)}, got {tuple(done.shape)}")
     return done.reshape(shape).astype(bool)
-

@@ -82,8 +82,15 @@ class TDErrorCell(ErrorCell):
     def init_state(self, batch_size: int | None = None) -> TDErrorCell.State:
         zeros, ones = self._rest(batch_size)
         return self.State(
-            reward=zeros, value=zeros, next_value=zeros, done=zeros, modulator=ones, mask=ones,
-            delta=zeros, L=jnp.zeros((), jnp.float32), dvalue=zeros,
+            reward=zeros,
+            value=zeros,
+            next_value=zeros,
+            done=zeros,
+            modulator=ones,
+            mask=ones,
+            delta=zeros,
+            L=jnp.zeros((), jnp.float32),
+            dvalue=zeros,
         )
 
     def step(self, state, dt=1.0, key=None, params=None):

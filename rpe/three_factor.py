@@ -65,8 +65,11 @@ def three_factor(
         tau_e = check_real("tau_e", tau_e, low=0.0, low_open=True)
 
     def init(batch: int, n_in: int, n_out: int) -> ThreeFactorState:
-        shape = (check_positive_int("batch", batch), check_positive_int("n_in", n_in),
-                 check_positive_int("n_out", n_out))
+        shape = (
+            check_positive_int("batch", batch),
+            check_positive_int("n_in", n_in),
+            check_positive_int("n_out", n_out),
+        )
         return ThreeFactorState(jnp.zeros(shape if tau_e is not None else (0,), jnp.float32))
 
     def update(state, pre, post, modulator, dt=1.0, weights=None):

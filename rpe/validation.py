@@ -58,10 +58,6 @@ def check_name(name: str, value) -> str:
 
 def check_named_pair(name: str, value) -> tuple[str, float]:
     """A ``(str, number)`` pair such as ``prior=("gaussian", 0.)``."""
-    if (
-        not isinstance(value, (tuple, list))
-        or len(value) != 2
-        or not isinstance(value[0], str)
-    ):
+    if not isinstance(value, (tuple, list)) or len(value) != 2 or not isinstance(value[0], str):
         raise TypeError(f"{name}: expected a (name, value) pair such as ('gaussian', 0.0), got {value!r}")
     return value[0], check_real(f"{name}[1]", value[1])

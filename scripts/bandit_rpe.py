@@ -66,16 +66,18 @@ def block_table(config: BanditConfig, log: dict[str, np.ndarray]) -> list[dict[s
         sl = slice(start, min(start + config.block, config.trials))
         rates = config.rates if start < reversal else config.rates[::-1]
         end_mu = log["mu"][sl.stop - 1]
-        rows.append({
-            "trials": f"{sl.start}-{sl.stop - 1}",
-            "p(arm0)": rates[0],
-            "mu0": end_mu[0],
-            "p(arm1)": rates[1],
-            "mu1": end_mu[1],
-            "best%": 100.0 * np.mean(log["choice"][sl] == log["best"][sl]),
-            "mean rpe": float(np.mean(log["rpe"][sl])),
-            "mean|rpe|": float(np.mean(np.abs(log["rpe"][sl]))),
-        })
+        rows.append(
+            {
+                "trials": f"{sl.start}-{sl.stop - 1}",
+                "p(arm0)": rates[0],
+                "mu0": end_mu[0],
+                "p(arm1)": rates[1],
+                "mu1": end_mu[1],
+                "best%": 100.0 * np.mean(log["choice"][sl] == log["best"][sl]),
+                "mean rpe": float(np.mean(log["rpe"][sl])),
+                "mean|rpe|": float(np.mean(np.abs(log["rpe"][sl]))),
+            }
+        )
     return rows
 
 

@@ -116,12 +116,17 @@ def measure(config: BenchConfig) -> list[dict]:
                 "floor": floor_run(cell, config.steps),
             }
             t = _per_step_times(runs, config.steps, config.repeats)
-            rows.append({
-                "cell": name, "batch": batch,
-                "shell_us": statistics.median(t["shell"]),
-                "floor_us": statistics.median(t["floor"]),
-                "shell/floor": statistics.median(s / f for s, f in zip(t["shell"], t["floor"], strict=True)),
-            })
+            rows.append(
+                {
+                    "cell": name,
+                    "batch": batch,
+                    "shell_us": statistics.median(t["shell"]),
+                    "floor_us": statistics.median(t["floor"]),
+                    "shell/floor": statistics.median(
+                        s / f for s, f in zip(t["shell"], t["floor"], strict=True)
+                    ),
+                }
+            )
             scans[(name, batch)] = scan_run(cell, config.steps)
     # The scan steps of all cells, interleaved too: their ratios are what the targets compare.
     t = _per_step_times(scans, config.steps, config.repeats)
@@ -162,8 +167,10 @@ def main(argv=None) -> list[dict]:
     if args.repeats < 1 or args.steps < 1:
         parser.error("--repeats and --steps must be >= 1")
     config = BenchConfig(repeats=args.repeats, steps=args.steps)
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, n_units={N_UNITS}, "
-          f"median of {config.repeats} repeats x {config.steps} steps")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, n_units={N_UNITS}, "
+        f"median of {config.repeats} repeats x {config.steps} steps"
+    )
     rows = measure(config)
     print(format_rows(rows))
     print()

@@ -12,8 +12,14 @@ from rpe import LeakyNoiseCell
 
 def noiseless_trajectory(integration_type, dt, t_end=20.0, tau_x=5.0, leak=1.5, drive=3.0):
     cell = LeakyNoiseCell(
-        "x", 1, tau_x=tau_x, act_fx="identity", integration_type=integration_type,
-        sigma_pre=0.0, sigma_post=0.0, leak_scale=leak,
+        "x",
+        1,
+        tau_x=tau_x,
+        act_fx="identity",
+        integration_type=integration_type,
+        sigma_pre=0.0,
+        sigma_post=0.0,
+        leak_scale=leak,
     )
     state = cell.set(cell.init_state(1), j_input=jnp.full((1, 1), drive), x=jnp.full((1, 1), -1.0))
     key = jax.random.key(0)

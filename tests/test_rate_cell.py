@@ -29,8 +29,9 @@ def test_one_euler_step_by_hand_with_modulated_input():
     cell = RateCell(
         "z", 1, tau_m=4.0, prior=("laplacian", 0.5), act_fx="tanh", output_scale=3.0, resist_scale=2.0
     )
-    state = cell.set(cell.init_state(1), z=jnp.full((1, 1), 0.5), j=jnp.full((1, 1), 1.0),
-                     j_td=jnp.full((1, 1), -0.25))
+    state = cell.set(
+        cell.init_state(1), z=jnp.full((1, 1), 0.5), j=jnp.full((1, 1), 1.0), j_td=jnp.full((1, 1), -0.25)
+    )
     out = cell.step(state, dt=2.0)
     jm = 1.0 * (1.0 - np.tanh(0.5) ** 2) * 2.0
     z = 0.5 + 2.0 / 4.0 * (-0.5 * 1.0 + jm - 0.25)
