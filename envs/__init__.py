@@ -1,25 +1,43 @@
 """envs: Gymnasium wrappers that feed rewards and episode ends into rpe cells, observation
 encoders, action decoders, and JAX-native environments for the fully jitted path."""
 
+from envs.acrobot import Acrobot
+from envs.bandit import Bandit
+from envs.cartpole import CartPole
 from envs.checks import env_name, finite_rewards
+from envs.conditioning import Conditioning, ConditioningParams
 from envs.decoders import SUPPORTED_SPACES, Decoder, decoder_for
+from envs.functional import Timestep, env_reset, env_step, make
+from envs.mountain_car import MountainCar
 from envs.normalization import NormalizeObservation, RunningStats, normalize, running_stats, update_stats
 from envs.population_coding import PopulationCode, PopulationEncode, encode, population_code
+from envs.registry import JAX_ENVS
 from envs.reward_to_cell import RewardToCell, VectorRewardToCell
 
 __all__ = [
+    "JAX_ENVS",
     "SUPPORTED_SPACES",
+    "Acrobot",
+    "Bandit",
+    "CartPole",
+    "Conditioning",
+    "ConditioningParams",
     "Decoder",
+    "MountainCar",
     "NormalizeObservation",
     "PopulationCode",
     "PopulationEncode",
     "RewardToCell",
     "RunningStats",
+    "Timestep",
     "VectorRewardToCell",
     "decoder_for",
     "encode",
     "env_name",
+    "env_reset",
+    "env_step",
     "finite_rewards",
+    "make",
     "normalize",
     "population_code",
     "running_stats",

@@ -1,0 +1,77 @@
+"""The fully jitted path: stepping a JAX-native ``FuncEnv`` with time limits and autoreset.
+
+Our environments implement Gymnasium's functional API
+(``gymnasium.experimental.functional.FuncEnv``: ``initial``, ``transition``,
+``observation``, ``reward``, ``terminal``) over NamedTuple states that carry a step counter
+``time``. :func:`env_step` is one pure, jit/vmap/scan-safe step with Gymnasium's semantics::
+
+    next = transition(state, action);  reward = reward(state, action, next)
+    terminated = terminal(next);       truncated = next.time >= max_episode_steps   (TimeLimit)
+
+then, where ``terminated | truncated``, the state is replaced by a fresh ``initial`` one
+(same-step autoreset) and ``obs`` is the new episode's first observation; the last
+observation of the ended episode is returned as ``final_obs``.
+
+:func:`make` gives the Python-loop twin: ``FunctionalJaxEnv`` in a ``TimeLimit``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+from gymnasium.envs.functional_jax_env import FunctionalJaxEnv
+from gymnasium.wrappers import TimeLimit
+
+__all__ = ["Timestep", "env_reset", "env_step", "make"]
+
+
+class Timestep(NamedTuple):
+    """What one jitted env step returns (besides the next state). Shapes per env."""
+
+    obs: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: jax.Array
+
+
+def env_reset(env, key: jax.Array, params: Any = None) -> tuple[Any, jax.Array]:
+    """A fresh state and its observation."""
+    key_init, key_obs = jax.random.split(key)
+    state = env.initial(key_init, params)
+    return state, env.observation(state, key_obs, params)
+
+
+def env_step(env, state, action, key: jax.Array, params: Any = None) -> tuple[Any, Timestep]:
+    """One step with time limit and same-step autoreset (see the module docstring)."""
+    key_step, key_reward, key_reset = jax.random.split(key, 3)
+    next_state = env.transition(state, action, key_step, params)
+    reward = env.reward(state, action, next_state, key_reward, params)
+    terminated = jnp.asarray(env.terminal(next_state, key_step, params), bool)
+    truncated = next_state.time >= env.max_episode_steps
+    final_obs = env.observation(next_state, key_step, params)
+    fresh, fresh_obs = env_reset(env, key_reset, params)
+    done = terminated | truncated
+    next_state = jax.tree.map(lambda new, old: jnp.where(done, new, old), fresh, next_state)
+    obs = jnp.where(done, fresh_obs, final_obs)
+    return next_state, Timestep(obs, jnp.asarray(reward, jnp.float32), terminated, truncated, final_obs)
+
+
+def make(name: str, **options) -> gym.Env:
+    """The Python-loop env of a JAX-native env: ``TimeLimit(FunctionalJaxEnv(...))``.
+
+    Args:
+      name: one of ``envs.JAX_ENVS`` (e.g. ``"CartPole-v1"``).
+      options: passed to the FuncEnv's constructor.
+    """
+    from envs.registry import JAX_ENVS
+
+    if name not in JAX_ENVS:
+        raise ValueError(f"name: unknown JAX-native env {name!r}; expected one of {sorted(JAX_ENVS)}")
+    func_env = JAX_ENVS[name](**options)
+    spec = gym.envs.registration.EnvSpec(id=f"rpe/{name}", max_episode_steps=func_env.max_episode_steps)
+    env = FunctionalJaxEnv(func_env, spec=spec)
+    return TimeLimit(env, max_episode_steps=func_env.max_episode_steps)

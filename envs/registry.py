@@ -1,0 +1,19 @@
+"""The JAX-native environments by name (the names of their Gymnasium twins where any)."""
+
+from __future__ import annotations
+
+from envs.acrobot import Acrobot
+from envs.bandit import Bandit
+from envs.cartpole import CartPole
+from envs.conditioning import Conditioning
+from envs.mountain_car import MountainCar
+
+__all__ = ["JAX_ENVS"]
+
+JAX_ENVS = {
+    "CartPole-v1": CartPole,
+    "Acrobot-v1": Acrobot,
+    "MountainCar-v0": MountainCar,
+    "Bandit-v0": Bandit,
+    "Conditioning-v0": Conditioning,
+}
