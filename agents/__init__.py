@@ -1,6 +1,8 @@
 """agents: neuromodulated agents built from rpe cells, and their training loops.
 
-Empty for now: the agents arrive after the envs milestone.
+Every agent learns by local rules gated by a reward prediction error; none uses autodiff.
 """
 
-__all__: list[str] = []
+from agents.td_critic import LinearTDCritic
+
+__all__ = ["LinearTDCritic"]

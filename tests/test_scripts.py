@@ -61,3 +61,32 @@ def test_benchmark_cells_prints_its_table(capsys):
     assert "shell/floor" in out and "target <= 3" in out
     cells = [r for r in rows if "cell" in r]
     assert len(cells) == 12 and all(r["scan_us"] > 0 and r["floor_us"] > 0 for r in cells)
+
+
+def test_conditioning_rpe_moves_from_reward_to_cue_and_omission_is_negative(tmp_path, capsys):
+    cond = load("conditioning_rpe")
+    result = cond.main(["--trials", "200", "--eta", "0.1", "--alpha", "0.1", "--out", str(tmp_path)])
+    assert "omission" in capsys.readouterr().out
+    assert (tmp_path / "conditioning_rpe.png").stat().st_size > 10_000
+    gamma, delay = 0.98, 15 - 5
+    # First trial: the whole RPE sits at the unpredicted reward, none at the cue.
+    assert result["td_at_reward"][0] == pytest.approx(1.0, abs=1e-6)
+    assert result["cell_at_reward"][0] == pytest.approx(1.0, abs=1e-6)
+    assert abs(result["td_at_cue"][0]) < 1e-6
+    # Late trials: the reward is predicted (RPE ~ 0 there) and the RPE sits at the cue,
+    # approaching the discounted reward gamma^delay.
+    assert np.all(np.abs(result["td_at_reward"][-20:]) < 0.01)
+    assert np.all(np.abs(result["cell_at_reward"][-20:]) < 0.01)
+    assert 0.6 < result["td_at_cue"][-1] <= gamma**delay + 1e-4
+    # The RPE at the reward shrinks monotonically while it is being learned.
+    assert np.all(np.diff(result["cell_at_reward"][:50]) < 0)
+    # Omitting the expected reward: a negative RPE at the time it was due.
+    assert result["probe_td_at_reward"] < -0.9 and result["probe_cell_at_reward"] < -0.9
+    assert abs(result["probe_td"][result["cue_index"]] - result["td_at_cue"][-1]) < 0.05
+
+
+def test_conditioning_rejects_an_impossible_trial(tmp_path):
+    cond = load("conditioning_rpe")
+    with pytest.raises(SystemExit) as info:
+        cond.main(["--cue-step", "15", "--reward-step", "5", "--out", str(tmp_path)])
+    assert info.value.code == 2

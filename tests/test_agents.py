@@ -1,0 +1,50 @@
+"""Agents: learning by local rules only, checked in the source and in the numbers."""
+
+import pathlib
+import re
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from agents.td_critic import LinearTDCritic
+
+AGENTS = pathlib.Path(__file__).resolve().parents[1] / "agents"
+AUTODIFF = re.compile(r"\b(grad|value_and_grad|vjp|jvp|jacrev|jacfwd|hessian|linearize|custom_vjp)\b")
+
+
+def test_agents_never_use_autodiff():
+    offenders = []
+    for path in sorted(AGENTS.rglob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if AUTODIFF.search(code):
+                offenders.append(f"{path.name}:{n}: {line.strip()}")
+    assert not offenders, "agents must learn by local rules:\n" + "\n".join(offenders)
+
+
+def test_linear_td_critic_reaches_the_discounted_values_of_a_chain():
+    """A 4-state chain s0 -> s1 -> s2 -> s3 (terminal, reward 1): V(s_k) = gamma^(2 - k)."""
+    gamma = 0.9
+    critic = LinearTDCritic(n_features=3, gamma=gamma, eta=0.2)
+    weights = critic.init()
+    eye = jnp.eye(3)
+    for _ in range(300):
+        for k in range(3):
+            terminal = k == 2
+            next_x = jnp.zeros((1, 3)) if terminal else eye[None, k + 1]
+            weights, _ = critic.update(
+                weights,
+                eye[None, k],
+                jnp.asarray([1.0 if terminal else 0.0]),
+                next_x,
+                jnp.asarray([terminal]),
+            )
+    np.testing.assert_allclose(critic.value(weights, eye), [gamma**2, gamma, 1.0], rtol=1e-3)
+
+
+def test_linear_td_critic_checks_its_arguments():
+    with pytest.raises(ValueError, match="gamma"):
+        LinearTDCritic(3, gamma=2.0)
+    with pytest.raises(ValueError, match="n_features"):
+        LinearTDCritic(0)
