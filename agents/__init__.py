@@ -3,6 +3,20 @@
 Every agent learns by local rules gated by a reward prediction error; none uses autodiff.
 """
 
+from agents.policy_gradient import PolicyGradientAgent, PolicyGradientConfig, PolicyGradientState, Trajectory
+from agents.registry import AGENTS, make_agent
 from agents.td_critic import LinearTDCritic
+from agents.training import TrainConfig, Trainer, load_checkpoint
 
-__all__ = ["LinearTDCritic"]
+__all__ = [
+    "AGENTS",
+    "LinearTDCritic",
+    "PolicyGradientAgent",
+    "PolicyGradientConfig",
+    "PolicyGradientState",
+    "TrainConfig",
+    "Trainer",
+    "Trajectory",
+    "load_checkpoint",
+    "make_agent",
+]

@@ -2,7 +2,7 @@
 
 Statistics are updated with the batched form of Welford's algorithm (Chan et al. 1979)::
 
-    delta = mean_b - mean;  n' = n + b
+    delta = mean_b - mean;  n' = n + b        (b: rows counted, all or those weighted 1)
     mean' = mean + delta * b / n'
     M2'   = M2 + var_b * b + delta^2 * n * b / n'         (var = M2 / n)
 
@@ -40,17 +40,22 @@ def running_stats(shape: tuple[int, ...]) -> RunningStats:
     )
 
 
-def update_stats(stats: RunningStats, obs: jax.Array) -> RunningStats:
-    """Fold a batch ``obs (b, *shape)`` into ``stats``."""
-    b = obs.shape[0]
-    batch_mean = jnp.mean(obs, axis=0)
-    batch_m2 = jnp.sum((obs - batch_mean) ** 2, axis=0)
-    count = stats.count + b
+def update_stats(stats: RunningStats, obs: jax.Array, weights: jax.Array | None = None) -> RunningStats:
+    """Fold a batch ``obs (b, *shape)`` into ``stats``; optional 0/1 ``weights (b,)`` select
+    the rows that count (e.g. the live steps of padded episodes)."""
+    w = jnp.ones(obs.shape[:1], obs.dtype) if weights is None else weights.astype(obs.dtype)
+    w = w.reshape(w.shape + (1,) * (obs.ndim - 1))
+    b = jnp.sum(w, axis=0)
+    safe_b = jnp.maximum(b, 1.0)
+    batch_mean = jnp.sum(w * obs, axis=0) / safe_b
+    batch_m2 = jnp.sum(w * (obs - batch_mean) ** 2, axis=0)
+    count = stats.count + b.reshape(-1)[0]
     delta = batch_mean - stats.mean
+    frac = b / jnp.maximum(count, 1.0)
     return RunningStats(
         count=count,
-        mean=stats.mean + delta * b / count,
-        m2=stats.m2 + batch_m2 + delta**2 * stats.count * b / count,
+        mean=stats.mean + delta * frac,
+        m2=stats.m2 + batch_m2 + delta**2 * stats.count * frac,
     )
 
 

@@ -198,3 +198,17 @@ def test_decoders_for_discrete_multibinary_and_box():
 def test_unsupported_action_spaces_name_env_space_and_choices(space):
     with pytest.raises(ValueError, match=r"Pendulum-v1.*action space.*supported: Discrete"):
         decoder_for(space, env="Pendulum-v1")
+
+
+def test_weighted_running_stats_count_only_the_selected_rows():
+    rng = np.random.default_rng(1)
+    data = rng.normal(2.0, 3.0, size=(40, 3)).astype(np.float32)
+    keep = rng.uniform(size=40) > 0.4
+    padded = np.where(keep[:, None], data, 1e6)  # padding values must not leak in
+    stats = update_stats(running_stats((3,)), jnp.asarray(padded[:20]), jnp.asarray(keep[:20]))
+    stats = update_stats(stats, jnp.asarray(padded[20:]), jnp.asarray(keep[20:]))
+    assert float(stats.count) == keep.sum()
+    np.testing.assert_allclose(stats.mean, data[keep].mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(stats.m2 / stats.count, data[keep].var(axis=0), rtol=1e-4)
+    empty = update_stats(stats, jnp.asarray(padded[:5]), jnp.zeros(5))
+    np.testing.assert_allclose(empty.mean, stats.mean)

@@ -1,0 +1,256 @@
+"""Error-cell policy gradient: REINFORCE with a learned baseline, by a three-factor rule.
+
+A linear policy reads normalised observations ``x = [normalize(obs), 1]`` (running
+statistics, ``envs.normalization``) through weights ``W (n_features, n_out)``. Its output
+feeds an error cell whose ``target`` is the action taken:
+
+==================  ======================  ==================================================
+action space        error cell              raw postsynaptic signal ``d`` (modulator 1)
+==================  ======================  ==================================================
+Discrete(2)         BernoulliErrorCell      ``dp = a - sigmoid(y)`` (logits)
+Discrete(n > 2)     CategoricalErrorCell    ``dlogits = onehot(a) - softmax(y)``
+Box, finite bounds  GaussianErrorCell       ``dmu = (u - y) / sigma^2``, ``u = y + sigma eps``,
+                                            the action ``squash(u)`` into the bounds
+==================  ======================  ==================================================
+
+At the end of a batch of episodes, each step's return-to-go
+``G_t = sum_k gamma^k r_t+k`` is fed to a ``RewardErrorCell`` (the baseline): its RPE
+``G_t - mu`` is divided by a running estimate of the spread of returns (an adaptive gain,
+as dopamine neurons rescale their responses to the range of rewards on offer: Tobler,
+Fiorillo & Schultz 2005) and gates the three-factor rule
+``dW = eta * mean_episodes(sum_t x_t^T (rpe_t * d_t))`` (``rpe.three_factor`` with
+pre = ``x_t``, post = ``d_t``, modulator = the scaled RPE). That is REINFORCE with a
+baseline (Williams 1992), without backprop.
+
+Episodes are padded to the time limit with an ``alive`` mask, so one ``learn`` serves the
+fully jitted path and the Python loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from envs.normalization import RunningStats, normalize, running_stats, update_stats
+from rpe import (
+    BernoulliErrorCell,
+    CategoricalErrorCell,
+    GaussianErrorCell,
+    RewardErrorCell,
+    apply_update,
+    three_factor,
+)
+from rpe.validation import check_real
+
+__all__ = ["PolicyGradientAgent", "PolicyGradientConfig", "PolicyGradientState", "Trajectory"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyGradientConfig:
+    """Hyperparameters (validated by :class:`PolicyGradientAgent`)."""
+
+    eta: float = 0.05
+    gamma: float = 0.99
+    baseline_alpha: float = 0.05
+    action_sigma: float = 0.3
+    obs_clip: float = 5.0
+
+
+class PolicyGradientState(NamedTuple):
+    """Everything the agent learns: weights, observation statistics, baseline, RPE gain."""
+
+    weights: jax.Array
+    obs_stats: RunningStats
+    baseline: tuple
+    return_var: jax.Array
+
+
+class Trajectory(NamedTuple):
+    """A batch of episodes padded to ``T`` steps: shapes ``(episodes, T, ...)``."""
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    alive: jax.Array
+
+
+class _Head(NamedTuple):
+    n_out: int
+    sample: object
+    raw_post: object
+    to_env: object
+
+
+class PolicyGradientAgent:
+    """REINFORCE by an error cell and a three-factor rule; see the module docstring.
+
+    Args:
+      observation_space: a 1-D Box.
+      action_space: Discrete, or Box with finite bounds.
+      config: hyperparameters.
+      env: the env's name, for error messages.
+    """
+
+    name = "pg"
+
+    def __init__(
+        self, observation_space, action_space, config: PolicyGradientConfig | None = None, env="env"
+    ):
+        config = config or PolicyGradientConfig()
+        check_real("eta", config.eta, low=0.0)
+        check_real("gamma", config.gamma, low=0.0, high=1.0)
+        check_real("baseline_alpha", config.baseline_alpha, low=0.0, high=1.0, low_open=True)
+        check_real("action_sigma", config.action_sigma, low=0.0, low_open=True)
+        check_real("obs_clip", config.obs_clip, low=0.0, low_open=True)
+        if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
+            raise ValueError(
+                f"{env}: the pg agent needs a 1-D Box observation space, got {observation_space}"
+            )
+        self.config = config
+        self.obs_dim = int(observation_space.shape[0])
+        self.n_features = self.obs_dim + 1
+        self.head = _make_head(action_space, config.action_sigma, env)
+        self.baseline_cell = RewardErrorCell("baseline", n_units=1, alpha=config.baseline_alpha)
+        self.rule = three_factor(eta=config.eta)
+
+    # ------------------------------------------------------------------ pure core
+    def init(self, key: jax.Array) -> PolicyGradientState:
+        """Zero weights (an unbiased random policy), empty statistics, zero baseline."""
+        del key  # deterministic start: the policy's randomness is in act
+        return PolicyGradientState(
+            weights=jnp.zeros((self.n_features, self.head.n_out), jnp.float32),
+            obs_stats=running_stats((self.obs_dim,)),
+            baseline=self.baseline_cell.init_state(1),
+            return_var=jnp.ones((), jnp.float32),
+        )
+
+    def features(self, state: PolicyGradientState, obs: jax.Array) -> jax.Array:
+        """``[normalize(obs), 1]``: ``obs (..., obs_dim)`` -> ``(..., n_features)``."""
+        x = normalize(state.obs_stats, obs, self.config.obs_clip)
+        return jnp.concatenate([x, jnp.ones((*x.shape[:-1], 1), x.dtype)], axis=-1)
+
+    def act(self, state: PolicyGradientState, obs: jax.Array, key: jax.Array) -> jax.Array:
+        """Sample actions for ``obs (batch, obs_dim)``; returns the head's action array."""
+        return self.head.sample(self.features(state, obs) @ state.weights, key)
+
+    def greedy(self, state: PolicyGradientState, obs: jax.Array) -> jax.Array:
+        """The most likely action (evaluation)."""
+        y = self.features(state, obs) @ state.weights
+        return self.head.sample(y, None)
+
+    def learn(self, state: PolicyGradientState, traj: Trajectory) -> tuple[PolicyGradientState, dict]:
+        """One update from a batch of padded episodes; returns the new state and metrics."""
+        alive = traj.alive
+        returns = _returns_to_go(traj.reward * alive, self.config.gamma) * alive
+        n_alive = jnp.maximum(jnp.sum(alive), 1.0)
+        batch_mean = jnp.sum(returns) / n_alive
+        batch_var = jnp.sum(alive * (returns - batch_mean) ** 2) / n_alive
+        # The baseline cell sees the batch's mean return; its rpe for each step is G_t - mu.
+        mu = state.baseline.mu[0, 0]
+        rpe = (returns - mu) * alive
+        baseline = self.baseline_cell.step(
+            self.baseline_cell.set(state.baseline, reward=jnp.full((1, 1), batch_mean))
+        )
+        a = self.config.baseline_alpha
+        return_var = (1.0 - a) * state.return_var + a * batch_var
+        gain = rpe / jnp.sqrt(return_var + 1e-6)
+        x = self.features(state, traj.obs)
+        post = self.head.raw_post(x @ state.weights, traj.action)
+        episodes, steps = alive.shape
+        flat = (episodes * steps, -1)
+        dw, _ = self.rule.update(None, x.reshape(flat), post.reshape(flat), gain.reshape(-1))
+        weights = apply_update(state.weights, dw / episodes)
+        stats = update_stats(state.obs_stats, traj.obs.reshape(-1, self.obs_dim), alive.reshape(-1))
+        metrics = {
+            "mean_abs_rpe": jnp.sum(jnp.abs(rpe), axis=1) / jnp.maximum(jnp.sum(alive, axis=1), 1.0),
+            "reward_prediction": mu,
+        }
+        return PolicyGradientState(weights, stats, baseline, return_var), metrics
+
+
+def _returns_to_go(rewards: jax.Array, gamma: float) -> jax.Array:
+    """``G_t = r_t + gamma G_t+1`` along the last axis."""
+
+    def back(g, r):
+        g = r + gamma * g
+        return g, g
+
+    _, g = jax.lax.scan(back, jnp.zeros(rewards.shape[:-1]), jnp.moveaxis(rewards, -1, 0)[::-1])
+    return jnp.moveaxis(g[::-1], 0, -1)
+
+
+def _make_head(space, sigma: float, env: str) -> _Head:
+    if isinstance(space, gym.spaces.Discrete) and space.n == 2:
+        cell = BernoulliErrorCell("policy", 1, input_logits=True)
+
+        def sample(y, key):
+            if key is None:
+                return (y[..., 0] > 0).astype(jnp.int32)
+            return jax.random.bernoulli(key, jax.nn.sigmoid(y[..., 0])).astype(jnp.int32)
+
+        def raw_post(y, action):
+            shape = y.shape
+            s = cell.set(
+                cell.init_state(int(np.prod(shape[:-1]))),
+                p=y.reshape(-1, 1),
+                target=action.reshape(-1, 1).astype(jnp.float32),
+            )
+            return cell.step(s).dp.reshape(shape)
+
+        start = int(space.start)
+        return _Head(1, sample, raw_post, lambda a: int(a) + start)
+    if isinstance(space, gym.spaces.Discrete) and space.n > 2:
+        n = int(space.n)
+        cell = CategoricalErrorCell("policy", n)
+
+        def sample(y, key):
+            if key is None:
+                return jnp.argmax(y, axis=-1).astype(jnp.int32)
+            return jax.random.categorical(key, y, axis=-1).astype(jnp.int32)
+
+        def raw_post(y, action):
+            shape = y.shape
+            s = cell.set(
+                cell.init_state(int(np.prod(shape[:-1]))),
+                logits=y.reshape(-1, n),
+                target=jax.nn.one_hot(action.reshape(-1), n),
+            )
+            return cell.step(s).dlogits.reshape(shape)
+
+        start = int(space.start)
+        return _Head(n, sample, raw_post, lambda a: int(a) + start)
+    if (
+        isinstance(space, gym.spaces.Box)
+        and np.all(np.isfinite(space.low))
+        and np.all(np.isfinite(space.high))
+    ):
+        n = int(np.prod(space.shape))
+        cell = GaussianErrorCell("policy", n, sigma=sigma**2)
+        low = jnp.asarray(space.low, jnp.float32).reshape(-1)
+        high = jnp.asarray(space.high, jnp.float32).reshape(-1)
+
+        def sample(y, key):
+            # The action carried through learning is the unsquashed draw u.
+            return y if key is None else y + sigma * jax.random.normal(key, y.shape)
+
+        def raw_post(y, action):
+            shape = y.shape
+            s = cell.set(
+                cell.init_state(int(np.prod(shape[:-1]))), mu=y.reshape(-1, n), target=action.reshape(-1, n)
+            )
+            return cell.step(s).dmu.reshape(shape)
+
+        def to_env(u):
+            squashed = low + (high - low) * (np.tanh(np.asarray(u)) + 1.0) / 2.0
+            return np.asarray(squashed, space.dtype).reshape(space.shape)
+
+        return _Head(n, sample, raw_post, to_env)
+    raise ValueError(
+        f"{env}: the pg agent cannot act in the action space {space}; "
+        "supported: Discrete, Box with finite bounds"
+    )

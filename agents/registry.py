@@ -1,0 +1,18 @@
+"""The agents by name, for the train command."""
+
+from __future__ import annotations
+
+from agents.policy_gradient import PolicyGradientAgent
+
+__all__ = ["AGENTS", "make_agent"]
+
+AGENTS = {
+    "pg": PolicyGradientAgent,
+}
+
+
+def make_agent(name: str, observation_space, action_space, env: str = "env"):
+    """Build agent ``name`` for the given spaces (errors name the env and the spaces)."""
+    if name not in AGENTS:
+        raise ValueError(f"agent: unknown agent {name!r}; expected one of {sorted(AGENTS)}")
+    return AGENTS[name](observation_space, action_space, env=env)
