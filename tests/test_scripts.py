@@ -90,3 +90,11 @@ def test_conditioning_rejects_an_impossible_trial(tmp_path):
     with pytest.raises(SystemExit) as info:
         cond.main(["--cue-step", "15", "--reward-step", "5", "--out", str(tmp_path)])
     assert info.value.code == 2
+
+
+def test_benchmark_learning_prints_its_table(capsys):
+    bench = load("benchmark_learning")
+    rows = bench.main(["--seeds", "1", "--episodes", "16", "--envs", "CartPole-v1"])
+    out = capsys.readouterr().out
+    assert "final median" in out and "CartPole-v1" in out
+    assert rows[0]["solved"] == "0/1" and rows[0]["target"] == ">= 475"

@@ -1,0 +1,105 @@
+"""Learning results: each agent on its tasks for seeds 0-4, as one table.
+
+For every (agent, env) the table gives the number of seeds that reached the solved score
+(mean return over 100 consecutive episodes >= the env's threshold), the median and range of
+the final score (mean return of the last 100 episodes), the median episodes and env steps to
+reach the threshold (solved seeds only) and the median wall time of a run, compile included.
+
+    python scripts/benchmark_learning.py [--seeds 5] [--episodes 5000] [--agents pg]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import sys
+import tempfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import numpy as np
+from cli import OneLineParser
+from tqdm import tqdm
+
+from agents.registry import AGENTS
+from agents.training import TrainConfig, Trainer
+
+TASKS = {
+    "pg": ("CartPole-v1", "Acrobot-v1", "MountainCar-v0"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    final: float
+    solved_at: int | None
+    steps_to_solve: int | None
+    seconds: float
+
+
+def run_one(agent: str, env: str, seed: int, episodes: int, out: str) -> RunResult:
+    config = TrainConfig(agent=agent, env=env, seed=seed, episodes=episodes, out=out)
+    result = Trainer(config).run(progress=False)
+    rows = result["metrics"]
+    solved = result["solved_at"]
+    steps = sum(r["steps"] for r in rows[:solved]) if solved else None
+    return RunResult(float(np.mean([r["return"] for r in rows[-100:]])), solved, steps, result["seconds"])
+
+
+def summarise(agent: str, env: str, threshold: float | None, runs: list[RunResult]) -> dict:
+    finals = np.asarray([r.final for r in runs])
+    solved = [r for r in runs if r.solved_at is not None]
+    return {
+        "agent": agent,
+        "env": env,
+        "target": "-" if threshold is None else f">= {threshold:g}",
+        "solved": f"{len(solved)}/{len(runs)}",
+        "final median": f"{np.median(finals):.1f}",
+        "final range": f"{finals.min():.1f}..{finals.max():.1f}",
+        "episodes": f"{np.median([r.solved_at for r in solved]):.0f}" if solved else "-",
+        "env steps": f"{np.median([r.steps_to_solve for r in solved]):.0f}" if solved else "-",
+        "wall s": f"{np.median([r.seconds for r in runs]):.1f}",
+    }
+
+
+def format_table(rows: list[dict]) -> str:
+    header = list(rows[0])
+    widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in header]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(str(r[h]).rjust(w) for h, w in zip(header, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> list[dict]:
+    parser = OneLineParser(prog="benchmark_learning.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
+    parser.add_argument("--episodes", type=int, default=5000, help="episode budget per run")
+    parser.add_argument("--agents", nargs="+", default=sorted(TASKS), help=f"among {sorted(TASKS)}")
+    parser.add_argument("--envs", nargs="+", default=None, help="restrict to these env ids")
+    args = parser.parse_args(argv)
+    if args.seeds < 1 or args.episodes < 1:
+        parser.error("--seeds and --episodes must be >= 1")
+    unknown = [a for a in args.agents if a not in TASKS or a not in AGENTS]
+    if unknown:
+        parser.error(f"unknown agents {unknown}; choose among {sorted(TASKS)}")
+    jobs = [(a, e) for a in args.agents for e in TASKS[a] if args.envs is None or e in args.envs]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, tqdm(total=len(jobs) * args.seeds, unit="run") as bar:
+        for agent, env in jobs:
+            runs = []
+            for seed in range(args.seeds):
+                bar.set_description(f"{agent} {env} seed {seed}")
+                runs.append(run_one(agent, env, seed, args.episodes, f"{tmp}/{agent}-{env}-{seed}"))
+                bar.update()
+            threshold = Trainer(TrainConfig(agent=agent, env=env, out=tmp)).threshold
+            rows.append(summarise(agent, env, threshold, runs))
+    print(
+        f"seeds 0-{args.seeds - 1}, budget {args.episodes} episodes per run; final = mean return of the "
+        "last 100 episodes; episodes / env steps to solve: median over solved seeds"
+    )
+    print(format_table(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
