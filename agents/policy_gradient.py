@@ -14,10 +14,12 @@ Box, finite bounds  GaussianErrorCell       ``dmu = (u - y) / sigma^2``, ``u = y
 ==================  ======================  ==================================================
 
 At the end of a batch of episodes, each step's return-to-go
-``G_t = sum_k gamma^k r_t+k`` is fed to a ``RewardErrorCell`` (the baseline): its RPE
-``G_t - mu`` is divided by a running estimate of the spread of returns (an adaptive gain,
-as dopamine neurons rescale their responses to the range of rewards on offer: Tobler,
-Fiorillo & Schultz 2005) and gates the three-factor rule
+``G_t = sum_k gamma^k r_t+k`` is compared with a ``RewardErrorCell`` baseline that has one
+unit per time step of the episode (``horizon`` units): unit ``t`` learns, as an EMA over
+batches, the return expected from step ``t``. The RPE ``G_t - mu_t`` is divided by a running
+estimate of its own spread (an adaptive gain, as dopamine neurons rescale their responses
+to the range of rewards on offer: Tobler, Fiorillo & Schultz 2005) and gates the
+three-factor rule
 ``dW = eta * mean_episodes(sum_t x_t^T (rpe_t * d_t))`` (``rpe.three_factor`` with
 pre = ``x_t``, post = ``d_t``, modulator = the scaled RPE). That is REINFORCE with a
 baseline (Williams 1992), without backprop.
@@ -45,7 +47,7 @@ from rpe import (
     apply_update,
     three_factor,
 )
-from rpe.validation import check_real
+from rpe.validation import check_positive_int, check_real
 
 __all__ = ["PolicyGradientAgent", "PolicyGradientConfig", "PolicyGradientState", "Trajectory"]
 
@@ -99,8 +101,14 @@ class PolicyGradientAgent:
     name = "pg"
 
     def __init__(
-        self, observation_space, action_space, config: PolicyGradientConfig | None = None, env="env"
+        self,
+        observation_space,
+        action_space,
+        config: PolicyGradientConfig | None = None,
+        env="env",
+        horizon=500,
     ):
+        """Build the agent for the given spaces and episode horizon; errors name ``env``."""
         config = config or PolicyGradientConfig()
         check_real("eta", config.eta, low=0.0)
         check_real("gamma", config.gamma, low=0.0, high=1.0)
@@ -115,7 +123,8 @@ class PolicyGradientAgent:
         self.obs_dim = int(observation_space.shape[0])
         self.n_features = self.obs_dim + 1
         self.head = _make_head(action_space, config.action_sigma, env)
-        self.baseline_cell = RewardErrorCell("baseline", n_units=1, alpha=config.baseline_alpha)
+        self.horizon = check_positive_int("horizon", horizon)
+        self.baseline_cell = RewardErrorCell("baseline", n_units=self.horizon, alpha=config.baseline_alpha)
         self.rule = three_factor(eta=config.eta)
 
     # ------------------------------------------------------------------ pure core
@@ -146,18 +155,21 @@ class PolicyGradientAgent:
     def learn(self, state: PolicyGradientState, traj: Trajectory) -> tuple[PolicyGradientState, dict]:
         """One update from a batch of padded episodes; returns the new state and metrics."""
         alive = traj.alive
+        if alive.shape[1] != self.horizon:
+            raise ValueError(
+                f"traj: episodes padded to {alive.shape[1]} steps, the agent's horizon is {self.horizon}"
+            )
         returns = _returns_to_go(traj.reward * alive, self.config.gamma) * alive
-        n_alive = jnp.maximum(jnp.sum(alive), 1.0)
-        batch_mean = jnp.sum(returns) / n_alive
-        batch_var = jnp.sum(alive * (returns - batch_mean) ** 2) / n_alive
-        # The baseline cell sees the batch's mean return; its rpe for each step is G_t - mu.
-        mu = state.baseline.mu[0, 0]
+        # The baseline cell has one unit per time step: unit t learns the return expected
+        # from step t. It sees the batch's mean return at each step reached by an episode.
+        mu = state.baseline.mu[0]
+        n_t = jnp.sum(alive, axis=0)
+        mean_t = jnp.where(n_t > 0, jnp.sum(returns, axis=0) / jnp.maximum(n_t, 1.0), mu)
+        baseline = self.baseline_cell.step(self.baseline_cell.set(state.baseline, reward=mean_t[None]))
         rpe = (returns - mu) * alive
-        baseline = self.baseline_cell.step(
-            self.baseline_cell.set(state.baseline, reward=jnp.full((1, 1), batch_mean))
-        )
+        n_alive = jnp.maximum(jnp.sum(alive), 1.0)
         a = self.config.baseline_alpha
-        return_var = (1.0 - a) * state.return_var + a * batch_var
+        return_var = (1.0 - a) * state.return_var + a * jnp.sum(rpe**2) / n_alive
         gain = rpe / jnp.sqrt(return_var + 1e-6)
         x = self.features(state, traj.obs)
         post = self.head.raw_post(x @ state.weights, traj.action)
@@ -168,7 +180,7 @@ class PolicyGradientAgent:
         stats = update_stats(state.obs_stats, traj.obs.reshape(-1, self.obs_dim), alive.reshape(-1))
         metrics = {
             "mean_abs_rpe": jnp.sum(jnp.abs(rpe), axis=1) / jnp.maximum(jnp.sum(alive, axis=1), 1.0),
-            "reward_prediction": mu,
+            "reward_prediction": mu[0],
         }
         return PolicyGradientState(weights, stats, baseline, return_var), metrics
 

@@ -11,8 +11,8 @@ AGENTS = {
 }
 
 
-def make_agent(name: str, observation_space, action_space, env: str = "env"):
-    """Build agent ``name`` for the given spaces (errors name the env and the spaces)."""
+def make_agent(name: str, observation_space, action_space, env: str = "env", horizon: int = 500):
+    """Build agent ``name`` for the given spaces and episode horizon (errors name the env)."""
     if name not in AGENTS:
         raise ValueError(f"agent: unknown agent {name!r}; expected one of {sorted(AGENTS)}")
-    return AGENTS[name](observation_space, action_space, env=env)
+    return AGENTS[name](observation_space, action_space, env=env, horizon=horizon)

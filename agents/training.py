@@ -111,7 +111,14 @@ class Trainer:
             raise ValueError("num_envs, episodes and checkpoint_every must be >= 1")
         self.config = config
         probe = gym.make(config.env)
-        self.agent = make_agent(config.agent, probe.observation_space, probe.action_space, env=config.env)
+        horizon = probe.spec.max_episode_steps if probe.spec and probe.spec.max_episode_steps else None
+        if horizon is None:
+            raise ValueError(
+                f"env: {config.env} has no time limit; agents here need episodes of bounded length"
+            )
+        self.agent = make_agent(
+            config.agent, probe.observation_space, probe.action_space, env=config.env, horizon=horizon
+        )
         probe.close()
         path = config.path
         if path == "auto":

@@ -25,7 +25,13 @@ def evaluate(checkpoint: str, episodes: int = 100, seed: int = 12345, greedy: bo
     ckpt = load_checkpoint(checkpoint)
     env_id = ckpt["config"]["env"]
     probe = gym.make(env_id)
-    agent = make_agent(ckpt["config"]["agent"], probe.observation_space, probe.action_space, env=env_id)
+    agent = make_agent(
+        ckpt["config"]["agent"],
+        probe.observation_space,
+        probe.action_space,
+        env=env_id,
+        horizon=probe.spec.max_episode_steps,
+    )
     state = ckpt["state"]
     act = jax.jit(lambda s, o, k: agent.greedy(s, o)) if greedy else jax.jit(agent.act)
     batch = min(10, episodes)
