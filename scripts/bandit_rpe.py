@@ -17,9 +17,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import jax.numpy as jnp
 import numpy as np
+from cli import format_table
 from tqdm import tqdm
 
 from rpe import RewardErrorCell
@@ -79,15 +83,6 @@ def block_table(config: BanditConfig, log: dict[str, np.ndarray]) -> list[dict[s
             }
         )
     return rows
-
-
-def format_table(rows: list[dict]) -> str:
-    header = list(rows[0])
-    cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.values()] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)
 
 
 def plot(config: BanditConfig, log: dict[str, np.ndarray], path: pathlib.Path) -> None:

@@ -18,7 +18,7 @@ import tempfile
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import numpy as np
-from cli import OneLineParser
+from cli import OneLineParser, format_table
 from tqdm import tqdm
 
 from agents.registry import AGENTS
@@ -60,14 +60,6 @@ def summarise(agent: str, env: str, threshold: float | None, runs: list[RunResul
         "env steps": f"{np.median([r.steps_to_solve for r in solved]):.0f}" if solved else "-",
         "wall s": f"{np.median([r.seconds for r in runs]):.1f}",
     }
-
-
-def format_table(rows: list[dict]) -> str:
-    header = list(rows[0])
-    widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in header]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(str(r[h]).rjust(w) for h, w in zip(header, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
 
 
 def main(argv=None) -> list[dict]:
