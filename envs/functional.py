@@ -25,6 +25,8 @@ import jax.numpy as jnp
 from gymnasium.envs.functional_jax_env import FunctionalJaxEnv
 from gymnasium.wrappers import TimeLimit
 
+from envs.registry import JAX_ENVS
+
 __all__ = ["Timestep", "env_reset", "env_step", "make"]
 
 
@@ -67,8 +69,6 @@ def make(name: str, **options) -> gym.Env:
       name: one of ``envs.JAX_ENVS`` (e.g. ``"CartPole-v1"``).
       options: passed to the FuncEnv's constructor.
     """
-    from envs.registry import JAX_ENVS
-
     if name not in JAX_ENVS:
         raise ValueError(f"name: unknown JAX-native env {name!r}; expected one of {sorted(JAX_ENVS)}")
     func_env = JAX_ENVS[name](**options)

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 
 from rpe import noise
 from rpe.activations import get_activation
-from rpe.cell import Cell, Compartment, _check_dt
+from rpe.cell import Cell, Compartment
 from rpe.integrators import get_integrator
 from rpe.validation import check_real
 
@@ -146,7 +146,7 @@ class LeakyNoiseCell(Cell):
 
     def advance_state(self, t=0.0, dt=1.0) -> None:
         """Advance by ``dt`` ms (``t``, the current time, is accepted for ngc-learn parity)."""
-        self._state, self._key = self._step_jit(self._state, self._key, _check_dt(dt))
+        super().advance_state(dt)
 
 
 def _is_zero(value) -> bool:
