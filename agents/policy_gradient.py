@@ -196,6 +196,14 @@ def _returns_to_go(rewards: jax.Array, gamma: float) -> jax.Array:
     return jnp.moveaxis(g[::-1], 0, -1)
 
 
+def _error_cell_output(cell, output: str, y: jax.Array, **inputs: jax.Array) -> jax.Array:
+    """Step an error cell (modulator 1) over inputs shaped ``(..., n_out)`` like ``y`` and
+    return its ``output`` compartment in that shape: the leading axes are the cell's batch."""
+    flat = {name: value.reshape(-1, value.shape[-1]) for name, value in inputs.items()}
+    state = cell.set(cell.init_state(int(np.prod(y.shape[:-1]))), **flat)
+    return getattr(cell.step(state), output).reshape(y.shape)
+
+
 def _make_head(space, sigma: float, env: str) -> _Head:
     if isinstance(space, gym.spaces.Discrete) and space.n == 2:
         cell = BernoulliErrorCell("policy", 1, input_logits=True)
@@ -206,13 +214,7 @@ def _make_head(space, sigma: float, env: str) -> _Head:
             return jax.random.bernoulli(key, jax.nn.sigmoid(y[..., 0])).astype(jnp.int32)
 
         def raw_post(y, action):
-            shape = y.shape
-            s = cell.set(
-                cell.init_state(int(np.prod(shape[:-1]))),
-                p=y.reshape(-1, 1),
-                target=action.reshape(-1, 1).astype(jnp.float32),
-            )
-            return cell.step(s).dp.reshape(shape)
+            return _error_cell_output(cell, "dp", y, p=y, target=action.astype(jnp.float32)[..., None])
 
         start = int(space.start)
         return _Head(1, sample, raw_post, lambda a: int(a) + start)
@@ -226,13 +228,7 @@ def _make_head(space, sigma: float, env: str) -> _Head:
             return jax.random.categorical(key, y, axis=-1).astype(jnp.int32)
 
         def raw_post(y, action):
-            shape = y.shape
-            s = cell.set(
-                cell.init_state(int(np.prod(shape[:-1]))),
-                logits=y.reshape(-1, n),
-                target=jax.nn.one_hot(action.reshape(-1), n),
-            )
-            return cell.step(s).dlogits.reshape(shape)
+            return _error_cell_output(cell, "dlogits", y, logits=y, target=jax.nn.one_hot(action, n))
 
         start = int(space.start)
         return _Head(n, sample, raw_post, lambda a: int(a) + start)
@@ -251,11 +247,7 @@ def _make_head(space, sigma: float, env: str) -> _Head:
             return y if key is None else y + sigma * jax.random.normal(key, y.shape)
 
         def raw_post(y, action):
-            shape = y.shape
-            s = cell.set(
-                cell.init_state(int(np.prod(shape[:-1]))), mu=y.reshape(-1, n), target=action.reshape(-1, n)
-            )
-            return cell.step(s).dmu.reshape(shape)
+            return _error_cell_output(cell, "dmu", y, mu=y, target=action)
 
         def to_env(u):
             squashed = low + (high - low) * (np.tanh(np.asarray(u)) + 1.0) / 2.0

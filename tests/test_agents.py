@@ -48,3 +48,27 @@ def test_linear_td_critic_checks_its_arguments():
         LinearTDCritic(3, gamma=2.0)
     with pytest.raises(ValueError, match="n_features"):
         LinearTDCritic(0)
+
+
+def test_policy_heads_give_each_error_cells_raw_derivative():
+    """Each head's postsynaptic signal against its closed form, on (episodes, T, n_out)."""
+    import gymnasium as gym
+    import jax
+
+    from agents.policy_gradient import _make_head
+
+    rng = np.random.default_rng(0)
+    key = jax.random.key(0)
+    bernoulli = _make_head(gym.spaces.Discrete(2), 0.3, "env")
+    y, a = jax.random.normal(key, (3, 5, 1)), jnp.asarray(rng.integers(0, 2, (3, 5)))
+    np.testing.assert_allclose(bernoulli.raw_post(y, a), a[..., None] - jax.nn.sigmoid(y), atol=1e-6)
+    categorical = _make_head(gym.spaces.Discrete(4), 0.3, "env")
+    y, a = jax.random.normal(key, (3, 5, 4)), jnp.asarray(rng.integers(0, 4, (3, 5)))
+    np.testing.assert_allclose(
+        categorical.raw_post(y, a), jax.nn.one_hot(a, 4) - jax.nn.softmax(y), atol=1e-6
+    )
+    gaussian = _make_head(gym.spaces.Box(-1.0, 1.0, (2,)), 0.3, "env")
+    y = jax.random.normal(key, (3, 5, 2))
+    np.testing.assert_allclose(gaussian.raw_post(y, y + 0.1), 0.1 / 0.3**2 * np.ones((3, 5, 2)), rtol=1e-4)
+    with pytest.raises(ValueError, match=r"Pendulum-v1.*Discrete, Box with finite bounds"):
+        _make_head(gym.spaces.MultiDiscrete([2, 2]), 0.3, "Pendulum-v1")
