@@ -10,6 +10,7 @@ from envs.decoders import SUPPORTED_SPACES, Decoder, decoder_for
 from envs.functional import Timestep, env_reset, env_step, make
 from envs.mountain_car import MountainCar
 from envs.normalization import NormalizeObservation, RunningStats, normalize, running_stats, update_stats
+from envs.perceptual_decision import PerceptualDecision, PerceptualDecisionState
 from envs.population_coding import PopulationCode, PopulationEncode, encode, population_code
 from envs.registry import JAX_ENVS
 from envs.reward_to_cell import RewardToCell, VectorRewardToCell
@@ -25,6 +26,8 @@ __all__ = [
     "Decoder",
     "MountainCar",
     "NormalizeObservation",
+    "PerceptualDecision",
+    "PerceptualDecisionState",
     "PopulationCode",
     "PopulationEncode",
     "RewardToCell",

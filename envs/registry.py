@@ -7,6 +7,7 @@ from envs.bandit import Bandit
 from envs.cartpole import CartPole
 from envs.conditioning import Conditioning
 from envs.mountain_car import MountainCar
+from envs.perceptual_decision import PerceptualDecision
 
 __all__ = ["JAX_ENVS"]
 
@@ -16,4 +17,5 @@ JAX_ENVS = {
     "MountainCar-v0": MountainCar,
     "Bandit-v0": Bandit,
     "Conditioning-v0": Conditioning,
+    "PerceptualDecision-v0": PerceptualDecision,
 }

@@ -14,6 +14,7 @@ from envs import (
     Conditioning,
     ConditioningParams,
     MountainCar,
+    PerceptualDecision,
     env_reset,
     env_step,
     make,
@@ -181,3 +182,34 @@ def test_conditioning_trial_structure_and_omission():
         assert ends == [False] * 9 + [True]
     with pytest.raises(ValueError, match="cue_step"):
         Conditioning(cue_step=5, reward_step=5)
+
+
+def test_perceptual_decision_trial_structure_reward_and_correctness():
+    task = PerceptualDecision(coherences=(0.3,), evidence_noise=0.0, dt=10.0)
+    assert (task.stimulus_steps, task.response_start, task.trial_steps) == (10, 20, 30)
+    state, obs = env_reset(task, jax.random.key(0))
+    np.testing.assert_allclose(obs, [1.3, 0.7], rtol=1e-6)  # no noise: 1 +- coherence
+    total, key = 0.0, jax.random.key(1)
+    for t in range(task.trial_steps):
+        z = 0.5 if t >= task.response_start else -1.0  # wrong before the window: unpaid
+        key, k = jax.random.split(key)
+        if t == task.trial_steps - 1:
+            assert bool(task.correct(task.transition(state, jnp.asarray([z]))))
+        state, ts = env_step(task, state, jnp.asarray([z]), k)
+        total += float(ts.reward)
+        if t == task.stimulus_steps:
+            np.testing.assert_array_equal(ts.obs, [0.0, 0.0])
+    assert bool(ts.terminated)
+    np.testing.assert_allclose(total, -0.5, rtol=1e-5)  # mean |0.5 - 1| over the window
+    noisy = PerceptualDecision(coherences=(-0.2,), evidence_noise=0.5)
+    evidence = jnp.stack(
+        [
+            noisy.observation(state._replace(time=jnp.asarray(0), coherence=jnp.asarray(-0.2)), k)
+            for k in jax.random.split(jax.random.key(2), 4000)
+        ]
+    )
+    e = (evidence[:, 0] - evidence[:, 1]) / 2
+    assert abs(float(e.mean()) + 0.2) < 0.03 and abs(float(e.std()) - 0.5) < 0.03
+    for bad in ({"coherences": (0.0, 0.1)}, {"dt": 0.0}, {"response_ms": 0.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            PerceptualDecision(**bad)

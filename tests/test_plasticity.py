@@ -171,6 +171,22 @@ def test_supralinear_node_perturbation_matches_a_loop():
         supralinear_node_perturbation(eta=0.1, signal="loss")
 
 
+@pytest.mark.parametrize("supralinear", [False, True])
+def test_accumulate_trial_equals_step_by_step_accumulation(supralinear):
+    """One contraction over time gives the sums of T per-step accumulations."""
+    rule = supralinear_node_perturbation(eta=0.1, alpha_x=0.2) if supralinear else node_perturbation(eta=0.1)
+    T = 7
+    pre, x = RNG.normal(size=(T, B, N_IN)), RNG.normal(size=(T, B, N_OUT))
+    stepwise = rule.init(B, N_IN, N_OUT)
+    for t in range(T):
+        stepwise = rule.accumulate(stepwise, jnp.asarray(pre[t]), jnp.asarray(x[t]))
+    at_once = rule.accumulate_trial(rule.init(B, N_IN, N_OUT), jnp.asarray(pre), jnp.asarray(x))
+    np.testing.assert_allclose(at_once.eligibility, stepwise.eligibility, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(at_once.x_bar, stepwise.x_bar, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="x_seq"):
+        rule.accumulate_trial(rule.init(B, N_IN, N_OUT), jnp.asarray(pre), jnp.asarray(x[:, :, :1]))
+
+
 def test_node_perturbation_with_a_reward_error_cell_baseline_learns_a_linear_map():
     """A linear layer learns a target map from noise and a scalar reward alone (no gradients)."""
     key = jax.random.key(0)
