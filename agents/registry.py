@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from agents.actor_critic import ActorCriticAgent
 from agents.policy_gradient import PolicyGradientAgent
 
 __all__ = ["AGENTS", "make_agent"]
 
 AGENTS = {
     "pg": PolicyGradientAgent,
+    "ac": ActorCriticAgent,
 }
 
 

@@ -98,3 +98,10 @@ def test_benchmark_learning_prints_its_table(capsys):
     out = capsys.readouterr().out
     assert "final median" in out and "CartPole-v1" in out
     assert rows[0]["solved"] == "0/1" and rows[0]["target"] == ">= 475"
+
+
+def test_benchmark_learning_scores_the_trial_agent_in_percent_correct(capsys):
+    bench = load("benchmark_learning")
+    rows = bench.main(["--seeds", "1", "--agents", "np-rnn", "--trials", "800"])
+    assert rows[0]["env"] == "PerceptualDecision-v0" and rows[0]["target"] == ">= 90%"
+    assert 0.0 <= float(rows[0]["final median"]) <= 100.0

@@ -12,6 +12,7 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -132,7 +133,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch)
     ("argv", "message"),
     [
         (["--env", "NoSuchEnv-v0"], "unknown env 'NoSuchEnv-v0'"),
-        (["--agent", "dqn"], "unknown agent 'dqn'; choose one of ['pg']"),
+        (["--agent", "dqn"], "unknown agent 'dqn'; choose one of ['ac', 'pg']"),
         (["--env", "FrozenLake-v1"], "FrozenLake-v1: the pg agent needs a 1-D Box observation space"),
         (["--env", "Blackjack-v1"], "Blackjack-v1"),
         (["--path", "gpu"], "unknown path 'gpu'"),
@@ -159,3 +160,29 @@ def test_pg_clearly_beats_a_random_policy_on_cartpole(tmp_path):
     random_policy_mean = 22.0  # CartPole-v1 under uniformly random actions
     assert returns[:16].mean() < 2 * random_policy_mean
     assert returns[-48:].mean() > 3 * random_policy_mean
+
+
+def test_ac_clearly_beats_a_random_policy_on_mountain_car(tmp_path):
+    """A random policy never reaches the flag in 200 steps (return -200 every episode)."""
+    config = TrainConfig(agent="ac", env="MountainCar-v0", episodes=480, out=str(tmp_path))
+    result = Trainer(config).run(progress=False)
+    returns = np.asarray([r["return"] for r in result["metrics"]])
+    assert returns[:8].mean() < -195
+    assert returns[-96:].mean() > -185
+    assert all(np.isfinite(r["mean_abs_rpe"]) for r in result["metrics"])
+
+
+def test_tile_code_activates_one_tile_per_tiling_and_generalises_locally():
+    from agents.tile_coding import tile_code, tile_encode
+
+    code = tile_code([-1.0, 0.0], [1.0, 2.0], tiles=4, n_tilings=3)
+    phi = np.asarray(tile_encode(code, jnp.asarray([[0.1, 1.0], [0.12, 1.01], [-0.9, 0.1]])))
+    assert phi.shape == (3, code.n_features)
+    np.testing.assert_allclose(phi.sum(axis=1), 1.0, rtol=1e-6)  # n_tilings entries of 1/n_tilings
+    assert np.count_nonzero(phi[0]) == 3
+    assert phi[0] @ phi[1] > phi[0] @ phi[2]  # near points share more tiles than far ones
+    hashed = tile_code(np.zeros(6), np.ones(6), tiles=10, n_tilings=2, max_tiles=64)
+    assert hashed.hashed and hashed.n_features == 128
+    assert np.count_nonzero(np.asarray(tile_encode(hashed, jnp.full((6,), 0.5)))) == 2
+    with pytest.raises(ValueError, match="finite bounds"):
+        tile_code([0.0], [np.inf])
