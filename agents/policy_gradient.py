@@ -64,12 +64,14 @@ class PolicyGradientConfig:
 
 
 class PolicyGradientState(NamedTuple):
-    """Everything the agent learns: weights, observation statistics, baseline, RPE gain."""
+    """Everything the agent learns: weights, observation statistics, baseline, RPE gain; and
+    its learning rate ``eta`` (a leaf, so populations can vmap over it)."""
 
     weights: jax.Array
     obs_stats: RunningStats
     baseline: tuple
     return_var: jax.Array
+    eta: jax.Array
 
 
 class Trajectory(NamedTuple):
@@ -125,7 +127,7 @@ class PolicyGradientAgent:
         self.head = _make_head(action_space, config.action_sigma, env)
         self.horizon = check_positive_int("horizon", horizon)
         self.baseline_cell = RewardErrorCell("baseline", n_units=self.horizon, alpha=config.baseline_alpha)
-        self.rule = three_factor(eta=config.eta)
+        self.rule = three_factor(eta=1.0)  # times the state's eta, a leaf
 
     # ------------------------------------------------------------------ pure core
     def init(self, key: jax.Array) -> PolicyGradientState:
@@ -136,6 +138,7 @@ class PolicyGradientAgent:
             obs_stats=running_stats((self.obs_dim,)),
             baseline=self.baseline_cell.init_state(1),
             return_var=jnp.ones((), jnp.float32),
+            eta=jnp.asarray(self.config.eta, jnp.float32),
         )
 
     def features(self, state: PolicyGradientState, obs: jax.Array) -> jax.Array:
@@ -176,13 +179,13 @@ class PolicyGradientAgent:
         episodes, steps = alive.shape
         flat = (episodes * steps, -1)
         dw, _ = self.rule.update(None, x.reshape(flat), post.reshape(flat), gain.reshape(-1))
-        weights = apply_update(state.weights, dw / episodes)
+        weights = apply_update(state.weights, state.eta * dw / episodes)
         stats = update_stats(state.obs_stats, traj.obs.reshape(-1, self.obs_dim), alive.reshape(-1))
         metrics = {
             "mean_abs_rpe": jnp.sum(jnp.abs(rpe), axis=1) / jnp.maximum(jnp.sum(alive, axis=1), 1.0),
             "reward_prediction": mu[0],
         }
-        return PolicyGradientState(weights, stats, baseline, return_var), metrics
+        return PolicyGradientState(weights, stats, baseline, return_var, state.eta), metrics
 
 
 def _returns_to_go(rewards: jax.Array, gamma: float) -> jax.Array:

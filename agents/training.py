@@ -14,9 +14,18 @@ Update ``u`` uses the key ``fold_in(key(seed), u)`` and, on the Python path, res
 ``i`` with a seed derived from ``(seed, u, i)``: a run resumed from its checkpoint ends with
 the same weights and metrics as one that never stopped.
 
-Paths: ``"jit"`` rolls out a JAX-native twin of the env (``envs.JAX_ENVS``) and learns in one
-compiled function per update; ``"python"`` steps Gymnasium envs in Python and learns with
-the same jitted ``learn``; ``"auto"`` picks ``"jit"`` when a twin exists.
+Paths: ``"jit"`` rolls out a JAX-native twin of the env (``envs.JAX_ENVS``) and runs
+``updates_per_call`` updates (rollouts and learning) in one compiled ``lax.scan``
+(``agents.jit_training``), writing the metrics after each call; ``"python"`` steps
+Gymnasium envs in Python and learns with the same jitted ``learn``; ``"auto"`` picks
+``"jit"`` when a twin exists.
+
+Populations (jit path): ``population`` members with seeds ``seed, seed + 1, ...`` and, with
+``sweep``, per-member values of hyperparameters that are leaves of the agent's state (``pg``:
+``eta``), trained by ``vmap`` in one program and sharded over all visible devices when the
+population divides evenly (``agents.population``). Each member gets
+``metrics-member<k>.csv``; ``summary.csv`` holds one row per member. The run stops when
+every member is solved or the budget is spent.
 """
 
 from __future__ import annotations
@@ -38,8 +47,10 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from agents.jit_training import make_train
+from agents.population import init_population, population_keys, shard_population, unstack
 from agents.registry import AGENTS, make_agent
-from agents.rollout import jax_rollout, python_rollout
+from agents.rollout import python_rollout
 from envs.registry import JAX_ENVS
 
 __all__ = ["METRIC_FIELDS", "TrainConfig", "Trainer", "load_checkpoint", "solved_threshold"]
@@ -63,6 +74,9 @@ class TrainConfig:
     checkpoint_every: int = 25
     stop_when_solved: bool = True
     solved_window: int = 100
+    population: int = 1
+    sweep: tuple = ()  # ((name, (value per member, ...)), ...)
+    updates_per_call: int = 25
 
 
 def solved_threshold(env_id: str) -> float | None:
@@ -107,8 +121,14 @@ class Trainer:
             raise ValueError(f"agent: unknown agent {config.agent!r}; expected one of {sorted(AGENTS)}")
         if config.path not in PATHS:
             raise ValueError(f"path: expected one of {list(PATHS)}, got {config.path!r}")
-        if config.num_envs < 1 or config.episodes < 1 or config.checkpoint_every < 1:
-            raise ValueError("num_envs, episodes and checkpoint_every must be >= 1")
+        for name in ("num_envs", "episodes", "checkpoint_every", "population", "updates_per_call"):
+            if getattr(config, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(config, name)}")
+        for name, values in config.sweep:
+            if len(values) != config.population:
+                raise ValueError(
+                    f"sweep: {name} has {len(values)} values for a population of {config.population}"
+                )
         self.config = config
         probe = gym.make(config.env)
         horizon = probe.spec.max_episode_steps if probe.spec and probe.spec.max_episode_steps else None
@@ -128,23 +148,20 @@ class Trainer:
                 f"path: no JAX-native twin of {config.env}; use --path python (twins: {sorted(JAX_ENVS)})"
             )
         self.path = path
+        if config.population > 1 and path != "jit":
+            raise ValueError(
+                "population: populations train on the jitted path (an env with a JAX-native twin)"
+            )
         self.threshold = solved_threshold(config.env)
         self.out = pathlib.Path(config.out)
         self._update = self._build_update()
 
-    def _build_update(self) -> Callable:
+    def _build_update(self) -> Callable | None:
         agent, n = self.agent, self.config.num_envs
         if self.path == "jit":
-            env = JAX_ENVS[self.config.env]()
-
-            @jax.jit
-            def update(state, key):
-                traj, returns, lengths = jax_rollout(agent, env, state, key, n)
-                state, metrics = agent.learn(state, traj)
-                return state, returns, lengths, metrics
-
-            return lambda state, key, _: update(state, key)
-
+            self._env = JAX_ENVS[self.config.env]()
+            self._chunks = {}
+            return None
         envs = [gym.make(self.config.env) for _ in range(n)]
         act, learn = jax.jit(agent.act), jax.jit(agent.learn)
 
@@ -156,17 +173,50 @@ class Trainer:
 
         return update
 
+    def _chunk(self, n_updates: int) -> Callable:
+        """The jitted, population-vmapped program of ``n_updates`` updates (one per size)."""
+        if n_updates not in self._chunks:
+            train = make_train(self.agent, self._env, self.config.num_envs, n_updates)
+            self._chunks[n_updates] = jax.jit(jax.vmap(train, in_axes=(0, 0, None)))
+        return self._chunks[n_updates]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.config.seed + k for k in range(self.config.population)]
+
     # ------------------------------------------------------------------ run files
-    def _save(self, state, update: int, rows: list[dict]) -> None:
+    def _save(self, state, update: int, rows: list[list[dict]]) -> None:
+        """``rows[k]``: member k's episodes. A population of one is stored unstacked."""
+        single = self.config.population == 1
         ckpt = {
-            "format": 1,
+            "format": 2,
             "config": dataclasses.asdict(self.config),
             "update": update,
-            "state": jax.tree.map(np.asarray, state),
-            "metrics": rows,
+            "state": jax.tree.map(np.asarray, unstack(state, 0) if single and self.path == "jit" else state),
+            "metrics": rows[0] if single else rows,
         }
         _atomic_write(self.out / CHECKPOINT, pickle.dumps(ckpt))
-        _atomic_write(self.out / "metrics.csv", _csv(rows).encode())
+        if single:
+            _atomic_write(self.out / "metrics.csv", _csv(rows[0]).encode())
+            return
+        for k, member_rows in enumerate(rows):
+            _atomic_write(self.out / f"metrics-member{k}.csv", _csv(member_rows).encode())
+        _atomic_write(self.out / "summary.csv", _summary_csv(self.summary(rows)).encode())
+
+    def summary(self, rows: list[list[dict]]) -> list[dict]:
+        w = self.config.solved_window
+        summary = []
+        for k, member_rows in enumerate(rows):
+            row = {"member": k, "seed": self.seeds[k]}
+            row.update({name: values[k] for name, values in self.config.sweep})
+            row["episodes"] = len(member_rows)
+            row[f"final_mean_{w}"] = (
+                float(np.mean([r["return"] for r in member_rows[-w:]])) if member_rows else ""
+            )
+            solved_at = _solved_at(member_rows, self.threshold, w)
+            row["solved_at"] = "" if solved_at is None else solved_at
+            summary.append(row)
+        return summary
 
     def solved(self, rows: list[dict]) -> bool:
         w = self.config.solved_window
@@ -183,46 +233,64 @@ class Trainer:
           stop_after: stop (as if interrupted) after this many updates; for tests.
 
         Returns:
-          ``{"state", "metrics", "solved_at" (episode or None), "seconds", "interrupted"}``.
+          ``{"state", "metrics", "solved_at" (episode or None), "seconds", "interrupted"}``;
+          for a population, ``state`` has a leading member axis and ``metrics`` and
+          ``solved_at`` are lists over members.
         """
+        config, population = self.config, self.config.population
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(self.config), indent=2) + "\n")
-        state, update, rows = self.agent.init(jax.random.key(self.config.seed)), 0, []
+        (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+        if self.path == "jit":
+            state = init_population(self.agent, self.seeds, dict(config.sweep))
+        else:
+            state = self.agent.init(jax.random.key(config.seed))
+        update, rows = 0, [[] for _ in range(population)]
         if resume and (self.out / CHECKPOINT).exists():
             ckpt = load_checkpoint(self.out / CHECKPOINT)
-            if ckpt["config"] != dataclasses.asdict(self.config):
+            if ckpt["config"] != dataclasses.asdict(config):
                 raise ValueError(f"resume: {self.out / CHECKPOINT} was written by a different configuration")
-            state, update, rows = ckpt["state"], ckpt["update"], ckpt["metrics"]
-        base_key = jax.random.key(self.config.seed)
+            state, update = ckpt["state"], ckpt["update"]
+            rows = [ckpt["metrics"]] if population == 1 else ckpt["metrics"]
+            if population == 1 and self.path == "jit":
+                state = jax.tree.map(lambda x: x[None], state)
+        keys = population_keys(self.seeds)
+        if self.path == "jit" and len(jax.devices()) > 1 and population % len(jax.devices()) == 0:
+            state, keys = shard_population((state, keys))
         start, interrupted = time.perf_counter(), False
         bar = tqdm(
-            total=self.config.episodes,
-            initial=len(rows),
+            total=config.episodes,
+            initial=len(rows[0]),
             unit="ep",
             disable=not progress,
-            desc=f"{self.config.agent} {self.config.env}",
+            desc=f"{config.agent} {config.env}" + (f" x{population}" if population > 1 else ""),
         )
+
+        def finished() -> bool:
+            out_of_budget = len(rows[0]) >= config.episodes
+            return out_of_budget or (config.stop_when_solved and all(self.solved(r) for r in rows))
+
         try:
-            while len(rows) < self.config.episodes and not (
-                self.config.stop_when_solved and self.solved(rows)
-            ):
+            while not finished():
                 if stop_after is not None and update >= stop_after:
                     interrupted = True
                     break
-                state, returns, lengths, metrics = self._update(
-                    state, jax.random.fold_in(base_key, update), update
-                )
-                update += 1
-                rows.extend(_rows(len(rows), returns, lengths, metrics))
-                bar.update(len(returns))
-                bar.set_postfix(
-                    {
-                        "return": f"{np.mean(returns):.1f}",
-                        "avg100": f"{np.mean([r['return'] for r in rows[-100:]]):.1f}",
-                        "|rpe|": f"{np.mean(np.asarray(metrics['mean_abs_rpe'])):.3f}",
-                    }
-                )
-                if update % self.config.checkpoint_every == 0:
+                n = self._updates_this_call(update, len(rows[0]), stop_after)
+                if self.path == "jit":
+                    state, metrics = self._chunk(n)(state, keys, update)
+                    metrics = jax.tree.map(np.asarray, metrics)  # (population, n, num_envs)
+                    for k in range(population):
+                        for i in range(n):
+                            member = {name: value[k, i] for name, value in metrics.items()}
+                            rows[k].extend(_rows(len(rows[k]), member["returns"], member["lengths"], member))
+                else:
+                    state, returns, lengths, metrics = self._update(
+                        state, jax.random.fold_in(keys[0], update), update
+                    )
+                    rows[0].extend(_rows(len(rows[0]), returns, lengths, metrics))
+                before, update = bar.n, update + n
+                bar.update(len(rows[0]) - before)
+                bar.set_postfix(self._postfix(rows))
+                if update % config.checkpoint_every == 0:
                     self._save(state, update, rows)
         except KeyboardInterrupt:
             interrupted = True
@@ -230,13 +298,37 @@ class Trainer:
             bar.close()
         self._save(state, update, rows)
         if not interrupted:
-            _plot(self.out, rows, self.threshold, self.config.solved_window)
+            for k, member_rows in enumerate(rows):
+                name = "" if population == 1 else f"-member{k}"
+                _plot(self.out, member_rows, self.threshold, config.solved_window, suffix=name)
+        solved_at = [_solved_at(r, self.threshold, config.solved_window) for r in rows]
+        single = population == 1
         return {
-            "state": state,
-            "metrics": rows,
-            "solved_at": _solved_at(rows, self.threshold, self.config.solved_window),
+            "state": unstack(state, 0) if single and self.path == "jit" else state,
+            "metrics": rows[0] if single else rows,
+            "solved_at": solved_at[0] if single else solved_at,
             "seconds": time.perf_counter() - start,
             "interrupted": interrupted,
+        }
+
+    def _updates_this_call(self, update: int, episodes_done: int, stop_after: int | None) -> int:
+        """Updates in the next call: one on the Python path; on the jitted path up to
+        ``updates_per_call``, cut at the next checkpoint, the budget and ``stop_after``."""
+        if self.path != "jit":
+            return 1
+        config = self.config
+        n = min(config.updates_per_call, config.checkpoint_every - update % config.checkpoint_every)
+        n = min(n, -(-(config.episodes - episodes_done) // config.num_envs))
+        if stop_after is not None:
+            n = min(n, stop_after - update)
+        return max(n, 1)
+
+    def _postfix(self, rows: list[list[dict]]) -> dict:
+        last = [r[-self.config.num_envs :] for r in rows]
+        return {
+            "return": f"{np.mean([x['return'] for r in last for x in r]):.1f}",
+            "avg100": f"{np.mean([np.mean([x['return'] for x in r[-100:]]) for r in rows]):.1f}",
+            "|rpe|": f"{np.mean([x['mean_abs_rpe'] for r in last for x in r]):.3f}",
         }
 
 
@@ -273,7 +365,17 @@ def _solved_at(rows: list[dict], threshold: float | None, window: int) -> int | 
     return int(hits[0] + window) if hits.size else None
 
 
-def _plot(out: pathlib.Path, rows: list[dict], threshold: float | None, window: int) -> None:
+def _summary_csv(summary: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(summary[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(summary)
+    return buf.getvalue()
+
+
+def _plot(
+    out: pathlib.Path, rows: list[dict], threshold: float | None, window: int, suffix: str = ""
+) -> None:
     if not rows:
         return
     import matplotlib
@@ -297,7 +399,7 @@ def _plot(out: pathlib.Path, rows: list[dict], threshold: float | None, window: 
     ax.set_ylabel("return")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "learning_curve.png", dpi=110)
+    fig.savefig(out / f"learning_curve{suffix}.png", dpi=110)
     plt.close(fig)
     fig, (ax_rpe, ax_mu) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
     ax_rpe.plot(episode, [r["mean_abs_rpe"] for r in rows], lw=0.8)
@@ -306,5 +408,5 @@ def _plot(out: pathlib.Path, rows: list[dict], threshold: float | None, window: 
     ax_mu.set_ylabel("reward prediction")
     ax_mu.set_xlabel("episode")
     fig.tight_layout()
-    fig.savefig(out / "rpe.png", dpi=110)
+    fig.savefig(out / f"rpe{suffix}.png", dpi=110)
     plt.close(fig)

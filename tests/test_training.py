@@ -123,7 +123,10 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch)
 
     monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(OSError, match="disk full"):
-        trainer._save(trainer.agent.init(jax.random.key(1)), 99, [])
+        stacked = jax.tree.map(
+            lambda x: x[None], trainer.agent.init(jax.random.key(1))
+        )  # a population of one
+        trainer._save(stacked, 99, [[]])
     assert (tmp_path / "a" / "checkpoint.pkl").read_bytes() == before
     assert pickle.loads(before)["update"] == 1
     assert not [p for p in (tmp_path / "a").iterdir() if p.name.endswith(".tmp")]
