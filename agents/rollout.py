@@ -9,6 +9,8 @@ agent's actions from per-step keys the same way and seeds every episode's env re
 
 from __future__ import annotations
 
+import functools
+
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
@@ -47,6 +49,16 @@ def jax_rollout(agent, env, state, key: jax.Array, n_episodes: int):
     return traj, jnp.sum(traj.reward * traj.alive, axis=1), jnp.sum(traj.alive, axis=1)
 
 
+@functools.partial(jax.jit, static_argnums=1)
+def _split_action_keys(key_steps: jax.Array, steps: int) -> jax.Array:
+    return jax.vmap(lambda k: jax.random.split(k)[0])(jax.random.split(key_steps, steps))
+
+
+def _action_keys(key_steps: jax.Array, steps: int) -> list:
+    """The per-step action keys of :func:`jax_rollout`, as a list (no dispatch per step)."""
+    return list(_split_action_keys(key_steps, steps))
+
+
 def python_rollout(agent, envs: list[gym.Env], state, key: jax.Array, episode_seeds, act=None):
     """One episode in each Gymnasium env of ``envs``, stepped in lock-step in Python.
 
@@ -61,16 +73,17 @@ def python_rollout(agent, envs: list[gym.Env], state, key: jax.Array, episode_se
     obs = np.stack([np.asarray(env.reset(seed=int(seed))[0], np.float32) for env, seed in pairs])
     alive = np.ones(n, np.float32)
     record = {"obs": [], "action": [], "reward": [], "alive": []}
+    # All action keys in one call (as jax_rollout derives them), then one act call per step.
     _, key_steps = jax.random.split(key)
-    for key_t in jax.random.split(key_steps, steps):
-        key_act, _ = jax.random.split(key_t)
-        action = np.asarray(act(state, jnp.asarray(obs), key_act))
+    act_keys = _action_keys(key_steps, steps)
+    for t in range(steps):
+        action = np.asarray(act(state, obs, act_keys[t]))
         rewards = np.zeros(n, np.float32)
         next_obs, next_alive = obs.copy(), alive.copy()
         for i in np.flatnonzero(alive):
             o, r, terminated, truncated, _ = envs[i].step(agent.head.to_env(action[i]))
             rewards[i] = finite_rewards(envs[i], r)
-            next_obs[i] = np.asarray(o, np.float32)
+            next_obs[i] = o
             if terminated or truncated:
                 next_alive[i] = 0.0
         for name, value in (("obs", obs), ("action", action), ("reward", rewards), ("alive", alive)):

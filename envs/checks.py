@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import gymnasium as gym
@@ -24,6 +25,8 @@ def finite_rewards(env, reward, num_envs: int | None = None) -> np.ndarray:
     Raises:
       ValueError: a non-numeric, non-finite or wrongly shaped reward, naming the env.
     """
+    if num_envs is None and type(reward) in (float, int) and math.isfinite(reward):
+        return np.float32(reward)  # the common case, without numpy's per-call overhead
     expected = "a finite scalar" if num_envs is None else f"finite rewards of shape ({num_envs},)"
     if num_envs is None and not isinstance(reward, (numbers.Real, np.ndarray, np.generic)):
         raise ValueError(f"{env_name(env)}: expected {expected} reward, got {reward!r}")

@@ -17,6 +17,7 @@ JAX-native twin train on the fully jitted path unless ``--path python``.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import sys
 
@@ -92,8 +93,19 @@ def parse_args(argv=None) -> tuple[TrainConfig, bool]:
     return trainer, args
 
 
+def enable_compilation_cache() -> None:
+    """Keep compiled programs on disk (``RPE_JAX_CACHE``, default ``~/.cache/rpe/jax``): a
+    repeated run skips most of its compile time, which dominates short runs on CPU."""
+    import jax
+
+    path = os.environ.get("RPE_JAX_CACHE", str(pathlib.Path.home() / ".cache" / "rpe" / "jax"))
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def main(argv=None) -> dict:
     trainer, args = parse_args(argv)
+    enable_compilation_cache()
     result = trainer.run(resume=args.resume, progress=not args.quiet)
     population = trainer.config.population
     if result["interrupted"]:

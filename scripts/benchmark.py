@@ -1,0 +1,273 @@
+"""Speed and memory of training, as one table: every figure a median over repeats, every
+ratio measured in the same run. The default agent (pg) on CartPole-v1.
+
+Rows (each measured in its own subprocess, so that its peak memory is its own):
+
+- ``python``: the Python-loop path on Gymnasium CartPole-v1 (8 envs). Training env steps/s
+  and the ratio of its cost per step to raw Gymnasium stepping with a random policy
+  (target <= 3).
+- ``jit-E`` for E = 1, 64, 1024 parallel envs: training env steps/s of the fully jitted
+  path, and the ratio to a jitted random-policy rollout of the same env at the same E
+  (target >= 0.3). Steps count every env step computed (episodes are padded to the time
+  limit: ``E x 500`` per update).
+- ``solve``: wall time to solve CartPole-v1 (mean return >= 475 over 100 consecutive
+  episodes) on the jitted path, compile included, median over seeds 0-4, split into compile,
+  rollout and learning.
+
+    python scripts/benchmark.py [--repeats 5] [--seeds 5]
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from cli import OneLineParser, format_table
+
+ENV_ID = "CartPole-v1"
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _agent_and_env():
+    from agents.registry import make_agent
+    from envs import CartPole
+
+    env = CartPole()
+    return make_agent("pg", env.observation_space, env.action_space, horizon=env.max_episode_steps), env
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def row_python(repeats: int) -> dict:
+    """Python-loop training steps/s against raw Gymnasium stepping with random actions."""
+    import gymnasium as gym
+    import jax
+    import numpy as np
+
+    from agents.training import TrainConfig, Trainer
+
+    raw_env = gym.make(ENV_ID)
+    raw_env.reset(seed=0)
+    raw_env.action_space.seed(0)
+
+    def raw(n=20_000):
+        for _ in range(n):
+            _, _, terminated, truncated, _ = raw_env.step(raw_env.action_space.sample())
+            if terminated or truncated:
+                raw_env.reset()
+
+    raw_sps = 20_000 / _median_time(raw, repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(TrainConfig(path="python", num_envs=8, out=tmp))
+        state = trainer.agent.init(jax.random.key(0))
+        state, *_ = trainer._update(state, jax.random.key(1), 0)  # compile act and learn
+        rates = []
+        for r in range(repeats):
+            start = time.perf_counter()
+            steps = 0
+            for u in range(3):
+                state, _, lengths, _ = trainer._update(state, jax.random.key(100 * r + u), u)
+                steps += int(np.sum(lengths))
+            rates.append(steps / (time.perf_counter() - start))
+    train_sps = statistics.median(rates)
+    return {
+        "row": "python loop, 8 envs",
+        "train steps/s": train_sps,
+        "reference steps/s": raw_sps,
+        "ratio": raw_sps / train_sps,
+        "target": "cost ratio <= 3",
+        "met": raw_sps / train_sps <= 3,
+        "peak MiB": _peak_mib(),
+    }
+
+
+def row_jit(num_envs: int, repeats: int) -> dict:
+    """Jitted training steps/s against a jitted random-policy rollout at the same width."""
+    import jax
+
+    from agents.jit_training import make_train
+    from envs.functional import env_reset, env_step
+
+    agent, env = _agent_and_env()
+    n_updates = 4 if num_envs <= 64 else 1
+    steps = n_updates * num_envs * env.max_episode_steps
+    train = jax.jit(make_train(agent, env, num_envs, n_updates))
+
+    def random_rollout(key):
+        def one(key):
+            states, _ = jax.vmap(lambda k: env_reset(env, k))(jax.random.split(key, num_envs))
+
+            def step(states, k):
+                key_a, key_e = jax.random.split(k)
+                actions = jax.random.bernoulli(key_a, 0.5, (num_envs,)).astype(jax.numpy.int32)
+                states, ts = jax.vmap(lambda s, a, kk: env_step(env, s, a, kk))(
+                    states, actions, jax.random.split(key_e, num_envs)
+                )
+                return states, ts.reward + ts.obs.sum()  # depend on the physics: nothing folds away
+
+            return jax.lax.scan(step, states, jax.random.split(key, env.max_episode_steps))[1].sum()
+
+        return jax.lax.map(one, jax.random.split(key, n_updates)).sum()
+
+    random_rollout = jax.jit(random_rollout)
+    state = agent.init(jax.random.key(0))
+    jax.block_until_ready(train(state, jax.random.key(1)))
+    jax.block_until_ready(random_rollout(jax.random.key(1)))
+    t_train = _median_time(lambda: jax.block_until_ready(train(state, jax.random.key(2))), repeats)
+    t_random = _median_time(lambda: jax.block_until_ready(random_rollout(jax.random.key(2))), repeats)
+    return {
+        "row": f"jit, {num_envs} envs",
+        "train steps/s": steps / t_train,
+        "reference steps/s": steps / t_random,
+        "ratio": t_random / t_train,
+        "target": "speed ratio >= 0.3",
+        "met": t_random / t_train >= 0.3,
+        "peak MiB": _peak_mib(),
+    }
+
+
+def row_solve(seeds: int) -> dict:
+    """Wall time to solve on the jitted path, compile included; where the time goes."""
+    import jax
+
+    from agents.population import init_population, population_keys
+    from agents.rollout import jax_rollout
+    from agents.training import TrainConfig, Trainer
+    from envs import CartPole
+
+    walls, compiles, episodes = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(seeds):
+            jax.clear_caches()
+            config = TrainConfig(seed=seed, out=f"{tmp}/{seed}", checkpoint_every=10_000)
+            trainer = Trainer(config)
+            start = time.perf_counter()
+            result = trainer.run(progress=False)
+            walls.append(time.perf_counter() - start)
+            episodes.append(result["solved_at"] or float("nan"))
+            # Compile time of the same program, measured on its own.
+            n = trainer._updates_this_call(0, 0, None)
+            jax.clear_caches()
+            states, keys = init_population(trainer.agent, [seed]), population_keys([seed])
+            t0 = time.perf_counter()
+            trainer._chunk(n).lower(states, keys, 0).compile()
+            compiles.append(time.perf_counter() - t0)
+        # Rollout and learning per update, timed separately on a trained-length episode mix.
+        agent, env = trainer.agent, CartPole()
+        state = jax.tree.map(jax.numpy.asarray, result["state"])
+        rollout = jax.jit(lambda s, k: jax_rollout(agent, env, s, k, config.num_envs))
+        learn = jax.jit(agent.learn)
+        traj = jax.block_until_ready(rollout(state, jax.random.key(0)))[0]
+        jax.block_until_ready(learn(state, traj))
+        t_roll = _median_time(lambda: jax.block_until_ready(rollout(state, jax.random.key(1))), 5)
+        t_learn = _median_time(lambda: jax.block_until_ready(learn(state, traj)), 5)
+    wall, compile_s = statistics.median(walls), statistics.median(compiles)
+    updates = statistics.median(episodes) / config.num_envs
+    return {
+        "row": f"solve {ENV_ID}, jit, 8 envs",
+        "wall s (median)": wall,
+        "compile s": compile_s,
+        "rollout s": updates * t_roll,
+        "learn s": updates * t_learn,
+        "other s": wall - compile_s - updates * (t_roll + t_learn),
+        "episodes": statistics.median(episodes),
+        "walls": walls,
+        "target": "faster than PPO's ~5 s",
+        "met": wall < 5.0,
+        "peak MiB": _peak_mib(),
+    }
+
+
+def _run_row(name: str, args) -> dict:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--row",
+        name,
+        "--repeats",
+        str(args.repeats),
+        "--seeds",
+        str(args.seeds),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"benchmark row {name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+ROWS = ("python", "jit-1", "jit-64", "jit-1024", "solve")
+
+
+def main(argv=None) -> list[dict]:
+    parser = OneLineParser(prog="benchmark.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=5, help="seeds for the time to solve")
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), help=f"among {list(ROWS)}")
+    parser.add_argument("--row", default=None, help=argparse_hidden())
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.seeds < 1:
+        parser.error("--repeats and --seeds must be >= 1")
+    if args.row is not None:
+        if args.row == "python":
+            result = row_python(args.repeats)
+        elif args.row.startswith("jit-"):
+            result = row_jit(int(args.row.split("-")[1]), args.repeats)
+        else:
+            result = row_solve(args.seeds)
+        print(json.dumps(result))
+        return [result]
+    unknown = [r for r in args.rows if r not in ROWS]
+    if unknown:
+        parser.error(f"unknown rows {unknown}; choose among {list(ROWS)}")
+    results = [_run_row(name, args) for name in args.rows]
+    table = []
+    for r in results:
+        if "wall s (median)" in r:
+            figure = (
+                f"{r['wall s (median)']:.2f} s to solve (median episodes {r['episodes']:.0f}): compile "
+                f"{r['compile s']:.2f} s, rollout {r['rollout s']:.2f} s, learning {r['learn s']:.2f} s, "
+                f"other (metrics, checkpoint, plots, Python) {r['other s']:.2f} s"
+            )
+            table.append({"row": r["row"], "result": figure, "target": r["target"]})
+        else:
+            figure = (
+                f"{r['train steps/s']:,.0f} steps/s; reference {r['reference steps/s']:,.0f}; "
+                f"ratio {r['ratio']:.2f}"
+            )
+            table.append({"row": r["row"], "result": figure, "target": r["target"]})
+        table[-1]["met"] = "met" if r["met"] else "MISS"
+        table[-1]["peak MiB"] = f"{r['peak MiB']:.0f}"
+    print(
+        f"pg on {ENV_ID}, medians of {args.repeats} repeats (solve: {args.seeds} seeds); "
+        "each row in its own process"
+    )
+    print(format_table(table))
+    return results
+
+
+def argparse_hidden():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+if __name__ == "__main__":
+    main()
