@@ -105,3 +105,20 @@ def test_benchmark_learning_scores_the_trial_agent_in_percent_correct(capsys):
     rows = bench.main(["--seeds", "1", "--agents", "np-rnn", "--trials", "800"])
     assert rows[0]["env"] == "PerceptualDecision-v0" and rows[0]["target"] == ">= 90%"
     assert 0.0 <= float(rows[0]["final median"]) <= 100.0
+
+
+def test_soak_checks_finiteness_and_memory(capsys):
+    soak = load("soak")
+    result = soak.main(["--steps", "20000", "--num-envs", "4", "--updates-per-call", "5"])
+    out = capsys.readouterr().out
+    assert result["steps"] >= 20000 and "finite: every weight" in out and "no growth" in out
+    assert soak.non_finite_leaves({"w": np.array([1.0, np.nan])}) == ["['w']"]
+    assert soak.memory_grew([100.0, 101.0, 180.0, 190.0], 20.0)[0]
+
+
+def test_benchmark_rows_run_and_report_ratios():
+    bench = load("benchmark")
+    row = bench.row_jit(1, repeats=1)
+    assert row["train steps/s"] > 0 and row["ratio"] == pytest.approx(
+        row["train steps/s"] / row["reference steps/s"], rel=1e-6
+    )
