@@ -19,6 +19,7 @@ Rows (each measured in its own subprocess, so that its peak memory is its own):
 
 from __future__ import annotations
 
+import argparse
 import json
 import pathlib
 import resource
@@ -221,7 +222,7 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=5, help="seeds for the time to solve")
     parser.add_argument("--rows", nargs="+", default=list(ROWS), help=f"among {list(ROWS)}")
-    parser.add_argument("--row", default=None, help=argparse_hidden())
+    parser.add_argument("--row", default=None, help=argparse.SUPPRESS)  # one row, in a subprocess
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.seeds < 1:
         parser.error("--repeats and --seeds must be >= 1")
@@ -261,12 +262,6 @@ def main(argv=None) -> list[dict]:
     )
     print(format_table(table))
     return results
-
-
-def argparse_hidden():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":
