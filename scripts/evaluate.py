@@ -15,14 +15,21 @@ import jax
 import numpy as np
 from cli import OneLineParser
 
+from agents.population import unstack
 from agents.registry import make_agent
 from agents.rollout import python_rollout
 from agents.training import load_checkpoint
 
 
-def evaluate(checkpoint: str, episodes: int = 100, seed: int = 12345, greedy: bool = False) -> np.ndarray:
-    """Returns of ``episodes`` episodes of the real Gymnasium env, in batches of 10."""
+def evaluate(
+    checkpoint: str, episodes: int = 100, seed: int = 12345, greedy: bool = False, member: int = 0
+) -> np.ndarray:
+    """Returns of ``episodes`` episodes of the real Gymnasium env, in batches of 10;
+    ``member`` picks one member of a population checkpoint."""
     ckpt = load_checkpoint(checkpoint)
+    population = ckpt["config"].get("population", 1)
+    if not 0 <= member < population:
+        raise ValueError(f"member: expected 0 <= member < {population} (the checkpoint's population)")
     env_id = ckpt["config"]["env"]
     probe = gym.make(env_id)
     agent = make_agent(
@@ -32,7 +39,7 @@ def evaluate(checkpoint: str, episodes: int = 100, seed: int = 12345, greedy: bo
         env=env_id,
         horizon=probe.spec.max_episode_steps,
     )
-    state = ckpt["state"]
+    state = ckpt["state"] if population == 1 else unstack(ckpt["state"], member)
     act = jax.jit(lambda s, o, k: agent.greedy(s, o)) if greedy else jax.jit(agent.act)
     batch = min(10, episodes)
     envs = [gym.make(env_id) for _ in range(batch)]
@@ -51,12 +58,16 @@ def main(argv=None) -> np.ndarray:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--greedy", action="store_true", help="take the most likely action")
+    parser.add_argument("--member", type=int, default=0, help="member of a population checkpoint")
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
     if not pathlib.Path(args.checkpoint).is_file():
         parser.error(f"no checkpoint at {args.checkpoint}")
-    returns = evaluate(args.checkpoint, args.episodes, args.seed, args.greedy)
+    try:
+        returns = evaluate(args.checkpoint, args.episodes, args.seed, args.greedy, args.member)
+    except ValueError as error:
+        parser.error(str(error))
     print(
         f"{len(returns)} episodes: mean return {returns.mean():.1f} +- {returns.std():.1f} (std), "
         f"min {returns.min():.0f}, max {returns.max():.0f}"

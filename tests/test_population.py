@@ -102,3 +102,14 @@ def test_sharding_over_four_host_devices_gives_the_unsharded_results():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["devices"] == 4 and result["output_devices"] == 4
     assert result["max_diff"] < 1e-5 and result["returns_equal"]
+
+
+def test_evaluate_picks_a_member_of_a_population_checkpoint(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import evaluate
+
+    Trainer(TrainConfig(episodes=8, num_envs=4, population=2, out=str(tmp_path))).run(progress=False)
+    returns = evaluate.evaluate(str(tmp_path / "checkpoint.pkl"), episodes=3, member=1)
+    assert returns.shape == (3,) and np.all(returns >= 1)  # CartPole pays 1 per step taken
+    with pytest.raises(ValueError, match="member: expected 0 <= member < 2"):
+        evaluate.evaluate(str(tmp_path / "checkpoint.pkl"), episodes=1, member=2)
