@@ -201,7 +201,8 @@ class Trainer:
             return
         for k, member_rows in enumerate(rows):
             _atomic_write(self.out / f"metrics-member{k}.csv", _csv(member_rows).encode())
-        _atomic_write(self.out / "summary.csv", _summary_csv(self.summary(rows)).encode())
+        summary = self.summary(rows)
+        _atomic_write(self.out / "summary.csv", _csv(summary, fields=list(summary[0])).encode())
 
     def summary(self, rows: list[list[dict]]) -> list[dict]:
         w = self.config.solved_window
@@ -348,9 +349,9 @@ def _rows(first: int, returns, lengths, metrics) -> list[dict]:
     ]
 
 
-def _csv(rows: list[dict]) -> str:
+def _csv(rows: list[dict], fields=METRIC_FIELDS) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
@@ -363,14 +364,6 @@ def _solved_at(rows: list[dict], threshold: float | None, window: int) -> int | 
     means = np.convolve(returns, np.ones(window) / window, mode="valid")
     hits = np.flatnonzero(means >= threshold)
     return int(hits[0] + window) if hits.size else None
-
-
-def _summary_csv(summary: list[dict]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(summary[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(summary)
-    return buf.getvalue()
 
 
 def _plot(

@@ -12,7 +12,9 @@ of the samples taken after the first chunk (compilation and warm-up come before 
 
 from __future__ import annotations
 
+import os
 import pathlib
+import resource
 import sys
 import time
 
@@ -33,12 +35,8 @@ def rss_mib() -> float:
     try:
         with open("/proc/self/statm") as f:
             pages = int(f.read().split()[1])
-        import os
-
         return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
     except OSError:
-        import resource
-
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
