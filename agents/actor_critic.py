@@ -23,11 +23,14 @@ Per step, for a batch of episodes, with ``phi = tile_encode(obs)`` (``agents.til
 
       z_W <- gamma lambda z_W + phi^T d,         W += eta_actor delta z_W
 
-Updates are averaged over the batch's episodes. ``learn`` replays a batch of padded episodes
-step by step (the same updates as acting online, with the actor's trace computed from the
-current weights), so one ``learn`` serves the jitted path and the Python loop. Steps whose
-successor was cut by the time limit (truncation) get no update: their next observation is
-not recorded.
+The agent learns *online*, after every env step of a batch of ``E`` parallel episodes
+(``observe``, driven by ``agents.rollout``), so the next action already comes from the
+updated weights: on MountainCar the critic's values of the states just visited fall during
+the episode and the car goes elsewhere, which replaying the batch after the episode loses.
+Each episode's transition is its own update (summed over the batch, so the rates are per
+transition and do not depend on the number of envs); padding after an episode's end gets none. At
+a time limit the critic bootstraps from the real next observation; traces end with the
+episode.
 
 Spaces: a Box observation with finite bounds and a Discrete action.
 """
@@ -42,12 +45,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.policy_gradient import Trajectory
+from agents.rollout import Transition
 from agents.tile_coding import tile_code, tile_encode
 from rpe import CategoricalErrorCell, GaussianErrorCell, TDErrorCell
 from rpe.validation import check_positive_int, check_real
 
-__all__ = ["ActorCriticAgent", "ActorCriticConfig", "ActorCriticState"]
+__all__ = ["ActorCriticAgent", "ActorCriticCarry", "ActorCriticConfig", "ActorCriticState"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,9 +59,9 @@ class ActorCriticConfig:
 
     gamma: float = 0.99
     trace_decay: float = 0.9
-    eta_critic: float = 0.2
-    eta_actor: float = 0.5
-    eta_model: float = 0.5
+    eta_critic: float = 0.05
+    eta_actor: float = 0.125
+    eta_model: float = 0.1
     curiosity: float = 1.0
     model_scale: float = 10.0
     tiles: int = 10
@@ -74,6 +77,18 @@ class ActorCriticState(NamedTuple):
     model: jax.Array
 
 
+class ActorCriticCarry(NamedTuple):
+    """Per-episode learner state during a rollout: traces ``z_critic (E, F)``, ``z_actor
+    (E, F, A)``; ``steps``, ``sum_abs_rpe``, ``sum_epistemic``, ``first_value`` ``(E,)``."""
+
+    z_critic: jax.Array
+    z_actor: jax.Array
+    steps: jax.Array
+    sum_abs_rpe: jax.Array
+    sum_epistemic: jax.Array
+    first_value: jax.Array
+
+
 class _DiscreteHead(NamedTuple):
     n_out: int
     to_env: object
@@ -83,6 +98,7 @@ class ActorCriticAgent:
     """See the module docstring. Args as :class:`agents.PolicyGradientAgent`'s."""
 
     name = "ac"
+    online = True  # learns while it acts: begin / observe / episode_metrics (agents.rollout)
 
     def __init__(self, observation_space, action_space, config=None, env="env", horizon=500):
         config = config or ActorCriticConfig()
@@ -139,76 +155,81 @@ class ActorCriticAgent:
     def _scaled(self, obs: jax.Array) -> jax.Array:
         return self.config.model_scale * (obs - self.code.low) / (self.code.high - self.code.low)
 
-    def learn(self, state: ActorCriticState, traj: Trajectory) -> tuple[ActorCriticState, dict]:
-        """Replay a batch of padded episodes ``(E, T, ...)``; returns the new state and metrics
-        ``mean_abs_rpe (E,)``, ``reward_prediction`` (mean ``V`` of the first states) and
-        ``epistemic_reward (E,)`` (mean ``curiosity L`` per step)."""
+    def begin(self, state: ActorCriticState, n_episodes: int) -> ActorCriticCarry:
+        """Empty eligibility traces and running sums for ``n_episodes`` episodes."""
+        e, f = n_episodes, self.code.n_features
+        zeros = jnp.zeros((e,), jnp.float32)
+        return ActorCriticCarry(
+            jnp.zeros((e, f), jnp.float32),
+            jnp.zeros((e, f, self.n_actions), jnp.float32),
+            zeros,
+            zeros,
+            zeros,
+            zeros,
+        )
+
+    def observe(
+        self, state: ActorCriticState, carry: ActorCriticCarry, tr: Transition
+    ) -> tuple[ActorCriticState, ActorCriticCarry]:
+        """One online update from a batch of transitions (see the module docstring)."""
         c = self.config
-        episodes, steps = traj.alive.shape
-        if steps != self.horizon:
-            raise ValueError(f"traj: episodes padded to {steps} steps, the agent's horizon is {self.horizon}")
-        alive = traj.alive
-        alive_next = jnp.concatenate([alive[:, 1:], jnp.zeros((episodes, 1), alive.dtype)], axis=1)
-        not_last = (jnp.arange(steps) < steps - 1).astype(alive.dtype)
-        terminated = alive * (1.0 - alive_next) * not_last
-        has_next = alive * alive_next
-        learnable = has_next + terminated
-        next_obs = jnp.concatenate([traj.obs[:, 1:], traj.obs[:, -1:]], axis=1)
-        sequences = (traj.obs, next_obs, traj.action, traj.reward, terminated, has_next, learnable)
-        sequences = tuple(jnp.swapaxes(x, 0, 1) for x in sequences)
+        episodes = tr.obs.shape[0]
+        alive = jnp.asarray(tr.alive, jnp.float32)
+        phi, phi_next = self.features(tr.obs), self.features(tr.next_obs)
+        onehot = jax.nn.one_hot(tr.action, self.n_actions)
+        mu = jnp.einsum("ef,afd,ea->ed", phi, state.model, onehot)
+        model = self.model_cell.step(
+            self.model_cell.set(
+                self.model_cell.init_state(episodes),
+                mu=mu,
+                target=self._scaled(tr.next_obs) - self._scaled(tr.obs),
+                mask=jnp.broadcast_to(alive[:, None], mu.shape),
+            )
+        )
+        surprise = 0.5 * jnp.sum(model.dmu**2, axis=-1)  # per-episode L (Sigma = 1)
+        value = phi @ state.critic
+        td = self.td_cell.step(
+            self.td_cell.set(
+                self.td_cell.init_state(episodes),
+                reward=(tr.reward + c.curiosity * surprise)[:, None],
+                value=value[:, None],
+                next_value=(phi_next @ state.critic)[:, None],
+                done=tr.terminated[:, None],
+                mask=alive[:, None],
+            )
+        )
+        delta = td.dvalue[:, 0]
+        policy = self.policy_cell.step(
+            self.policy_cell.set(
+                self.policy_cell.init_state(episodes), logits=phi @ state.actor, target=onehot
+            )
+        )
         decay = c.gamma * c.trace_decay
+        z_critic = decay * carry.z_critic + phi
+        z_actor = decay * carry.z_actor + phi[:, :, None] * policy.dlogits[:, None, :]
+        state = ActorCriticState(
+            critic=state.critic + c.eta_critic * jnp.einsum("e,ef->f", delta, z_critic),
+            actor=state.actor + c.eta_actor * jnp.einsum("e,efa->fa", delta, z_actor),
+            model=state.model + c.eta_model * jnp.einsum("ef,ed,ea->afd", phi, model.dmu, onehot),
+        )
+        # Traces carry on only within an episode.
+        goes_on = alive * (1.0 - tr.terminated) * (1.0 - tr.truncated)
+        carry = ActorCriticCarry(
+            z_critic=z_critic * goes_on[:, None],
+            z_actor=z_actor * goes_on[:, None, None],
+            steps=carry.steps + alive,
+            sum_abs_rpe=carry.sum_abs_rpe + jnp.abs(delta) * alive,
+            sum_epistemic=carry.sum_epistemic + c.curiosity * surprise * alive,
+            first_value=jnp.where(carry.steps == 0, value, carry.first_value),
+        )
+        return state, carry
 
-        def step(carry, inputs):
-            weights, z_critic, z_actor = carry
-            obs, obs_next, action, reward, done, model_mask, mask = inputs
-            phi, phi_next = self.features(obs), self.features(obs_next)
-            onehot = jax.nn.one_hot(action, self.n_actions)
-            mu = jnp.einsum("ef,afd,ea->ed", phi, weights.model, onehot)
-            model = self.model_cell.step(
-                self.model_cell.set(
-                    self.model_cell.init_state(episodes),
-                    mu=mu,
-                    target=self._scaled(obs_next) - self._scaled(obs),
-                    mask=jnp.broadcast_to(model_mask[:, None], mu.shape),
-                )
-            )
-            surprise = 0.5 * jnp.sum(model.dmu**2, axis=-1)  # per-episode L (Sigma = 1)
-            td = self.td_cell.step(
-                self.td_cell.set(
-                    self.td_cell.init_state(episodes),
-                    reward=(reward + c.curiosity * surprise)[:, None],
-                    value=(phi @ weights.critic)[:, None],
-                    next_value=(phi_next @ weights.critic)[:, None],
-                    done=done[:, None],
-                    mask=mask[:, None],
-                )
-            )
-            delta = td.dvalue[:, 0]
-            policy = self.policy_cell.step(
-                self.policy_cell.set(
-                    self.policy_cell.init_state(episodes), logits=phi @ weights.actor, target=onehot
-                )
-            )
-            z_critic = decay * z_critic + phi
-            z_actor = decay * z_actor + phi[:, :, None] * policy.dlogits[:, None, :]
-            weights = ActorCriticState(
-                critic=weights.critic + c.eta_critic * jnp.einsum("e,ef->f", delta, z_critic) / episodes,
-                actor=weights.actor + c.eta_actor * jnp.einsum("e,efa->fa", delta, z_actor) / episodes,
-                model=weights.model
-                + c.eta_model * jnp.einsum("ef,ed,ea->afd", phi, model.dmu, onehot) / episodes,
-            )
-            # Traces carry on only into a recorded next step of the same episode.
-            z_critic = z_critic * model_mask[:, None]
-            z_actor = z_actor * model_mask[:, None, None]
-            return (weights, z_critic, z_actor), (jnp.abs(delta), c.curiosity * surprise)
-
-        f = self.code.n_features
-        carry = (state, jnp.zeros((episodes, f)), jnp.zeros((episodes, f, self.n_actions)))
-        (state_out, _, _), (abs_delta, epistemic) = jax.lax.scan(step, carry, sequences)
-        n = jnp.maximum(jnp.sum(alive, axis=1), 1.0)
-        metrics = {
-            "mean_abs_rpe": jnp.sum(abs_delta.T, axis=1) / n,
-            "reward_prediction": jnp.mean(self.features(traj.obs[:, 0]) @ state.critic),
-            "epistemic_reward": jnp.sum(epistemic.T * alive, axis=1) / n,
+    def episode_metrics(self, carry: ActorCriticCarry) -> dict:
+        """Per episode: ``mean_abs_rpe``, ``reward_prediction`` (``V`` of the first state when
+        the episode began) and ``epistemic_reward`` (mean ``curiosity L`` per step)."""
+        n = jnp.maximum(carry.steps, 1.0)
+        return {
+            "mean_abs_rpe": carry.sum_abs_rpe / n,
+            "reward_prediction": carry.first_value,
+            "epistemic_reward": carry.sum_epistemic / n,
         }
-        return state_out, metrics

@@ -3,7 +3,8 @@
 :func:`make_train` returns a pure ``train(state, key, first_update) -> (state, metrics)``
 that runs ``n_updates`` updates under ``lax.scan``. Each update rolls out ``num_envs``
 episodes of a JAX-native env (env step, agent step, autoreset: ``agents.rollout.jax_rollout``)
-and learns from them (``agent.learn``). Update ``u`` uses the key ``fold_in(key, u)``, the
+and learns from them (``agent.learn``), or, for an online learner (``agent.online``), learns
+after every step (``agents.rollout.jax_rollout_online``). Update ``u`` uses the key ``fold_in(key, u)``, the
 same as the train command's, so a run split into chunks of any size gives the same result as
 one call. Metrics come back as arrays with a leading ``(n_updates,)`` axis and are written
 afterwards:
@@ -24,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from agents.policy_gradient import Trajectory
-from agents.rollout import jax_rollout
+from agents.rollout import jax_rollout, jax_rollout_online
 from envs.functional import env_reset, env_step
 from rpe.validation import check_positive_int
 
@@ -39,8 +40,12 @@ def make_train(agent, env, num_envs: int, n_updates: int) -> Callable:
 
     def train(state, key, first_update=0):
         def one_update(state, u):
-            traj, returns, lengths = jax_rollout(agent, env, state, jax.random.fold_in(key, u), num_envs)
-            state, metrics = agent.learn(state, traj)
+            key_u = jax.random.fold_in(key, u)
+            if getattr(agent, "online", False):
+                state, _, returns, lengths, metrics = jax_rollout_online(agent, env, state, key_u, num_envs)
+            else:
+                traj, returns, lengths = jax_rollout(agent, env, state, key_u, num_envs)
+                state, metrics = agent.learn(state, traj)
             return state, {"returns": returns, "lengths": lengths, **metrics}
 
         updates = first_update + jnp.arange(n_updates)
@@ -53,7 +58,7 @@ def python_loop_train(agent, env, state, key, num_envs: int, n_updates: int):
     """The same updates as ``make_train(...)(state, key)``, one Python call per env step.
 
     Keys are split exactly as in ``jax_rollout``; returns the final state and the per-update
-    returns ``(n_updates, num_envs)``.
+    returns ``(n_updates, num_envs)``. For agents that learn from whole batches (``learn``).
     """
     act = jax.jit(agent.act)
     step_envs = jax.jit(jax.vmap(lambda s, a, k: env_step(env, s, a, k)))

@@ -163,7 +163,19 @@ class Trainer:
             self._chunks = {}
             return None
         envs = [gym.make(self.config.env) for _ in range(n)]
-        act, learn = jax.jit(agent.act), jax.jit(agent.learn)
+        act = jax.jit(agent.act)
+        if getattr(agent, "online", False):
+            observe = jax.jit(agent.observe)
+
+            def update(state, key, u):
+                seeds = [_episode_seed(self.config.seed, u, i) for i in range(n)]
+                state, _, returns, lengths, metrics = python_rollout(
+                    agent, envs, state, key, seeds, act=act, observe=observe
+                )
+                return state, returns, lengths, metrics
+
+            return update
+        learn = jax.jit(agent.learn)
 
         def update(state, key, u):
             seeds = [_episode_seed(self.config.seed, u, i) for i in range(n)]
