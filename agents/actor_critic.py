@@ -5,13 +5,16 @@ reward the error of its own world model, so it seeks what it cannot yet predict.
 weight moves by a local rule gated by the critic's TD error, the RPE; there is no backprop.
 
 Per step, for a batch of episodes, with ``phi = tile_encode(obs)`` (``agents.tile_coding``,
-``F`` features) and the action ``a`` taken:
+``F`` features; for envs listed in ``envs.state_features``, such as Acrobot-v1, the tile code
+reads the underlying state variables, e.g. joint angles instead of their cos and sin) and the
+action ``a`` taken:
 
-- **World model** (one linear map per action, ``M (A, F, D)``) predicts the scaled change
-  of the observation; a ``GaussianErrorCell`` compares it with what happened::
-
-      target = s (norm(obs') - norm(obs)),   mu = phi @ M[a],   e = target - mu (= dmu)
-      L = 0.5 |e|^2   (per episode)           M[a] += eta_model phi^T e         (delta rule)
+- **World model**: a predictive-coding circuit (``agents.ngc_world_model``): the state and
+  action ``x = [2 norm(obs) - 1, onehot(a), 1]`` clamped at the top, the scaled change of the
+  observation ``y = s (norm(obs') - norm(obs))`` at the bottom, and a hidden RateCell layer
+  settled between two GaussianErrorCells by its own dynamics. Its energy after settling,
+  ``L = 0.5 |e0|^2 + 0.5 |e1|^2`` per episode, is the agent's surprise; each synapse then
+  moves by its error times its presynaptic activity.
 
 - **Critic**: a ``TDErrorCell`` gives the RPE on the task reward plus the epistemic reward::
 
@@ -45,9 +48,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents.ngc_world_model import NGCWorldModel, NGCWorldModelState
 from agents.rollout import Transition
 from agents.tile_coding import tile_code, tile_encode
-from rpe import CategoricalErrorCell, GaussianErrorCell, TDErrorCell
+from envs.state_features import STATE_FEATURES
+from rpe import CategoricalErrorCell, TDErrorCell
 from rpe.validation import check_positive_int, check_real
 
 __all__ = ["ActorCriticAgent", "ActorCriticCarry", "ActorCriticConfig", "ActorCriticState"]
@@ -61,20 +66,24 @@ class ActorCriticConfig:
     trace_decay: float = 0.9
     eta_critic: float = 0.05
     eta_actor: float = 0.125
-    eta_model: float = 0.1
+    eta_model: float = 0.02
     curiosity: float = 1.0
     model_scale: float = 10.0
+    model_hidden: int = 32
+    settle_steps: int = 10
+    settle_rate: float = 0.2
     tiles: int = 10
     n_tilings: int = 8
     max_tiles: int = 4096
+    state_features: bool = True  # tile-code envs.STATE_FEATURES[env] where the env is listed
 
 
 class ActorCriticState(NamedTuple):
-    """Critic ``w (F,)``, actor ``W (F, A)``, world model ``M (A, F, D)``."""
+    """Critic ``w (F,)``, actor ``W (F, A)``, world model (``agents.ngc_world_model``)."""
 
     critic: jax.Array
     actor: jax.Array
-    model: jax.Array
+    model: NGCWorldModelState
 
 
 class ActorCriticCarry(NamedTuple):
@@ -121,29 +130,38 @@ class ActorCriticAgent:
             )
         self.config = config
         self.horizon = check_positive_int("horizon", horizon)
-        self.code = tile_code(
-            observation_space.low, observation_space.high, config.tiles, config.n_tilings, config.max_tiles
-        )
+        known = STATE_FEATURES.get(env) if config.state_features else None
+        self.state_features = known.fn if known else (lambda obs: obs)
+        low, high = (known.low, known.high) if known else (observation_space.low, observation_space.high)
+        self.code = tile_code(low, high, config.tiles, config.n_tilings, config.max_tiles)
+        self.obs_low = jnp.asarray(observation_space.low, jnp.float32)
+        self.obs_high = jnp.asarray(observation_space.high, jnp.float32)
         self.obs_dim = int(observation_space.shape[0])
         self.n_actions = int(action_space.n)
         start = int(action_space.start)
         self.head = _DiscreteHead(self.n_actions, lambda a: int(a) + start)
         self.td_cell = TDErrorCell("critic", 1, gamma=config.gamma)
         self.policy_cell = CategoricalErrorCell("policy", self.n_actions)
-        self.model_cell = GaussianErrorCell("world_model", self.obs_dim)
+        self.world_model = NGCWorldModel(
+            self.obs_dim + self.n_actions + 1,
+            self.obs_dim,
+            config.model_hidden,
+            config.settle_steps,
+            config.settle_rate,
+            eta=config.eta_model,
+        )
 
     def init(self, key: jax.Array) -> ActorCriticState:
-        """Zero weights: a uniform policy, a critic predicting 0, a model predicting no change."""
-        del key
+        """A uniform policy, a critic predicting 0, a random world model."""
         f = self.code.n_features
         return ActorCriticState(
             critic=jnp.zeros((f,), jnp.float32),
             actor=jnp.zeros((f, self.n_actions), jnp.float32),
-            model=jnp.zeros((self.n_actions, f, self.obs_dim), jnp.float32),
+            model=self.world_model.init(key),
         )
 
     def features(self, obs: jax.Array) -> jax.Array:
-        return tile_encode(self.code, obs)
+        return tile_encode(self.code, self.state_features(obs))
 
     def act(self, state: ActorCriticState, obs: jax.Array, key: jax.Array) -> jax.Array:
         """Sample actions for ``obs (batch, D)`` from ``softmax(phi @ W)``."""
@@ -152,8 +170,14 @@ class ActorCriticAgent:
     def greedy(self, state: ActorCriticState, obs: jax.Array) -> jax.Array:
         return jnp.argmax(self.features(obs) @ state.actor, axis=-1).astype(jnp.int32)
 
-    def _scaled(self, obs: jax.Array) -> jax.Array:
-        return self.config.model_scale * (obs - self.code.low) / (self.code.high - self.code.low)
+    def _unit(self, obs: jax.Array) -> jax.Array:
+        return (obs - self.obs_low) / (self.obs_high - self.obs_low)
+
+    def model_io(self, obs, action, next_obs) -> tuple[jax.Array, jax.Array]:
+        """The world model's clamped input ``x (E, D + A + 1)`` and target ``y (E, D)``."""
+        onehot = jax.nn.one_hot(action, self.n_actions)
+        x = jnp.concatenate([2.0 * self._unit(obs) - 1.0, onehot, jnp.ones_like(onehot[:, :1])], axis=1)
+        return x, self.config.model_scale * (self._unit(next_obs) - self._unit(obs))
 
     def begin(self, state: ActorCriticState, n_episodes: int) -> ActorCriticCarry:
         """Empty eligibility traces and running sums for ``n_episodes`` episodes."""
@@ -177,16 +201,9 @@ class ActorCriticAgent:
         alive = jnp.asarray(tr.alive, jnp.float32)
         phi, phi_next = self.features(tr.obs), self.features(tr.next_obs)
         onehot = jax.nn.one_hot(tr.action, self.n_actions)
-        mu = jnp.einsum("ef,afd,ea->ed", phi, state.model, onehot)
-        model = self.model_cell.step(
-            self.model_cell.set(
-                self.model_cell.init_state(episodes),
-                mu=mu,
-                target=self._scaled(tr.next_obs) - self._scaled(tr.obs),
-                mask=jnp.broadcast_to(alive[:, None], mu.shape),
-            )
-        )
-        surprise = 0.5 * jnp.sum(model.dmu**2, axis=-1)  # per-episode L (Sigma = 1)
+        x, y = self.model_io(tr.obs, tr.action, tr.next_obs)
+        settled = self.world_model.settle(state.model, x, y)
+        surprise = settled.energy * alive  # per-episode L
         value = phi @ state.critic
         td = self.td_cell.step(
             self.td_cell.set(
@@ -210,7 +227,7 @@ class ActorCriticAgent:
         state = ActorCriticState(
             critic=state.critic + c.eta_critic * jnp.einsum("e,ef->f", delta, z_critic),
             actor=state.actor + c.eta_actor * jnp.einsum("e,efa->fa", delta, z_actor),
-            model=state.model + c.eta_model * jnp.einsum("ef,ed,ea->afd", phi, model.dmu, onehot),
+            model=self.world_model.update(state.model, x, settled, alive),
         )
         # Traces carry on only within an episode.
         goes_on = alive * (1.0 - tr.terminated) * (1.0 - tr.truncated)

@@ -73,5 +73,9 @@ def tile_encode(code: TileCode, obs: jax.Array) -> jax.Array:
         else:
             index = index * jnp.uint32(code.tiles + 1) + coords[..., d]
     slot = (index % jnp.uint32(code.tiles_per_grid)).astype(jnp.int32)
-    slot = slot + jnp.arange(n_tilings, dtype=jnp.int32) * code.tiles_per_grid
-    return jax.nn.one_hot(slot, code.n_features, dtype=jnp.float32).sum(axis=-2) / n_tilings
+    slot = slot + jnp.arange(n_tilings, dtype=jnp.int32) * code.tiles_per_grid  # (..., n_tilings)
+    # Scatter rather than one_hot(...).sum(): no (..., n_tilings, n_features) intermediate.
+    flat = slot.reshape(-1, n_tilings)
+    rows = jnp.arange(flat.shape[0])[:, None]
+    phi = jnp.zeros((flat.shape[0], code.n_features), jnp.float32).at[rows, flat].add(1.0 / n_tilings)
+    return phi.reshape(*slot.shape[:-1], code.n_features)

@@ -14,9 +14,11 @@ from envs.perceptual_decision import PerceptualDecision, PerceptualDecisionState
 from envs.population_coding import PopulationCode, PopulationEncode, encode, population_code
 from envs.registry import JAX_ENVS
 from envs.reward_to_cell import RewardToCell, VectorRewardToCell
+from envs.state_features import STATE_FEATURES, StateFeatures
 
 __all__ = [
     "JAX_ENVS",
+    "STATE_FEATURES",
     "SUPPORTED_SPACES",
     "Acrobot",
     "Bandit",
@@ -32,6 +34,7 @@ __all__ = [
     "PopulationEncode",
     "RewardToCell",
     "RunningStats",
+    "StateFeatures",
     "Timestep",
     "VectorRewardToCell",
     "decoder_for",

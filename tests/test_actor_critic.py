@@ -14,6 +14,7 @@ CONFIG = ActorCriticConfig(
     eta_critic=0.3,
     eta_actor=0.2,
     eta_model=0.4,
+    model_hidden=4,
     curiosity=0.5,
     model_scale=2.0,
     tiles=2,
@@ -46,32 +47,37 @@ def test_two_online_steps_match_td_lambda_worked_by_hand():
     for tr in steps:
         state, carry = agent.observe(state, carry, tr)
 
-    # By hand, float64: features from the (separately tested) tile code.
+    # By hand, float64: features from the tile code and the world model's settled energy and
+    # update from agents.ngc_world_model, both tested on their own.
     phi = {
         k: np.asarray(agent.features(jnp.asarray(v, jnp.float32)), np.float64)
         for k, v in enumerate((s0, s1, s2))
     }
-    scaled = lambda x: c.model_scale * x  # noqa: E731  (bounds [0, 1])
     w, W = np.zeros(phi[0].size), np.zeros((phi[0].size, 2))
-    M = np.zeros((2, phi[0].size, 2))
+    model = agent.init(jax.random.key(0)).model
     z_w, z_W = np.zeros_like(w), np.zeros_like(W)
     decay = c.gamma * c.trace_decay
     for t, (a, r, done) in enumerate([(1, -1.0, 0.0), (0, 2.0, 1.0)]):
         x, x_next = phi[t], phi[t + 1]
         obs = (s0, s1, s2)
-        err = scaled(obs[t + 1]) - scaled(obs[t]) - x @ M[a]
-        surprise = 0.5 * err @ err
+        # Model input [2 obs - 1, onehot(a), 1] and target s (obs' - obs) (bounds [0, 1]).
+        m_in = np.concatenate([2 * obs[t] - 1, np.eye(2)[a], [1.0]])[None].astype(np.float32)
+        m_out = (c.model_scale * (obs[t + 1] - obs[t]))[None].astype(np.float32)
+        settled = agent.world_model.settle(model, m_in, m_out)
+        surprise = float(settled.energy[0])
+        assert surprise > 0
         delta = r + c.curiosity * surprise + c.gamma * (1 - done) * (x_next @ w) - x @ w
         logits = x @ W
         pi = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
         z_w = decay * z_w + x
         z_W = decay * z_W + np.outer(x, np.eye(2)[a] - pi)
         w, W = w + c.eta_critic * delta * z_w, W + c.eta_actor * delta * z_W
-        M[a] += c.eta_model * np.outer(x, err)
+        model = agent.world_model.update(model, m_in, settled, jnp.ones(1))
 
     np.testing.assert_allclose(state.critic, w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(state.actor, W, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(state.model, M, rtol=1e-5, atol=1e-6)
+    for got, want in zip(state.model, model, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert float(jnp.abs(carry.z_critic).max()) == 0.0  # traces end with the episode
     np.testing.assert_allclose(carry.steps, [2.0, 0.0])
     metrics = agent.episode_metrics(carry)

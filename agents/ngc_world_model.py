@@ -1,0 +1,131 @@
+"""A predictive-coding world model: a RateCell layer between two GaussianErrorCells (NGC).
+
+After neural generative coding (Ororbia & Kifer 2022) as used for the world model of active
+neural generative coding (Ororbia & Mali 2022). The input ``x (E, n_in)`` (state and action)
+is clamped at the top, the target ``y (E, n_out)`` (what happened) at the bottom, and a hidden
+``RateCell`` layer ``z (E, H)`` settles between them by its own dynamics::
+
+    mu1 = x @ W_in                     e1 = z - mu1          (GaussianErrorCell "e1": dtarget = -e1)
+    mu0 = f(z) @ W_out                 e0 = y - mu0          (GaussianErrorCell "e0": dmu = e0)
+    tau dz/dt = f'(z) (e0 @ W_out^T) - e1                    (RateCell: j = e0 @ W_out^T, j_td = -e1)
+
+starting from the prediction ``z = mu1``. That is gradient descent on the energy
+``F = 0.5 |e0|^2 + 0.5 |e1|^2`` (per row), and after ``settle_steps`` Euler steps of
+``dt / tau = settle_rate`` each synapse moves by its own error times its presynaptic
+activity (no backprop)::
+
+    W_out += eta f(z)^T e0             W_in += eta x^T e1
+
+``F`` after settling is the model's surprise ``L``, the epistemic reward of the agent.
+
+Shapes: ``x (E, n_in)``, ``y (E, n_out)``, ``mask (E,)``; weights ``W_in (n_in, H)``,
+``W_out (H, n_out)``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from rpe import GaussianErrorCell, RateCell
+from rpe.validation import check_positive_int, check_real
+
+__all__ = ["NGCWorldModel", "NGCWorldModelState", "Settled"]
+
+
+class NGCWorldModelState(NamedTuple):
+    """``W_in (n_in, H)`` predicts the hidden layer, ``W_out (H, n_out)`` the target."""
+
+    W_in: jax.Array
+    W_out: jax.Array
+
+
+class Settled(NamedTuple):
+    """The circuit after settling: ``z, e1 (E, H)``, ``e0 (E, n_out)``, ``energy (E,)``, and
+    ``prediction (E, n_out)``, the unsettled prediction ``f(mu1) @ W_out``."""
+
+    z: jax.Array
+    e1: jax.Array
+    e0: jax.Array
+    energy: jax.Array
+    prediction: jax.Array
+
+
+class NGCWorldModel:
+    """See the module docstring.
+
+    Args:
+      n_in, n_out, n_hidden: layer sizes.
+      settle_steps: Euler steps of the hidden layer per transition (``>= 1``).
+      settle_rate: ``dt / tau`` of each step, in ``(0, 1]``.
+      act_fx: the hidden layer's activation (``rpe.activations``).
+      eta: learning rate of both synapses.
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        n_hidden: int = 32,
+        settle_steps: int = 10,
+        settle_rate: float = 0.2,
+        act_fx: str = "tanh",
+        eta: float = 0.02,
+    ):
+        self.n_in = check_positive_int("n_in", n_in)
+        self.n_out = check_positive_int("n_out", n_out)
+        self.n_hidden = check_positive_int("n_hidden", n_hidden)
+        self.settle_steps = check_positive_int("settle_steps", settle_steps)
+        self.settle_rate = check_real("settle_rate", settle_rate, low=0.0, high=1.0, low_open=True)
+        self.eta = check_real("eta", eta, low=0.0)
+        # tau_m = 1 ms and dt = settle_rate ms: each step moves z by settle_rate * dz/dt.
+        self.hidden = RateCell("world_model_z1", self.n_hidden, tau_m=1.0, act_fx=act_fx)
+        self.e1_cell = GaussianErrorCell("world_model_e1", self.n_hidden)
+        self.e0_cell = GaussianErrorCell("world_model_e0", self.n_out)
+
+    def init(self, key: jax.Array) -> NGCWorldModelState:
+        """Random ``W_in`` (variance ``1 / n_in``) and small ``W_out`` (variance ``0.01 / H``)."""
+        k_in, k_out = jax.random.split(key)
+        return NGCWorldModelState(
+            W_in=jax.random.normal(k_in, (self.n_in, self.n_hidden)) / jnp.sqrt(self.n_in),
+            W_out=0.1 * jax.random.normal(k_out, (self.n_hidden, self.n_out)) / jnp.sqrt(self.n_hidden),
+        )
+
+    def _errors(self, weights: NGCWorldModelState, mu1, z, y):
+        rows = z.shape[0]
+        hidden = self.hidden.set(self.hidden.init_state(rows), z=z)
+        f_z = self.hidden.step(hidden._replace(z=z), dt=0.0).zF  # f(z) without moving z
+        e1 = self.e1_cell.step(self.e1_cell.set(self.e1_cell.init_state(rows), mu=mu1, target=z))
+        e0 = self.e0_cell.step(
+            self.e0_cell.set(self.e0_cell.init_state(rows), mu=f_z @ weights.W_out, target=y)
+        )
+        return f_z, e1, e0
+
+    def settle(self, weights: NGCWorldModelState, x: jax.Array, y: jax.Array) -> Settled:
+        """Clamp ``x`` and ``y``, settle the hidden layer; returns :class:`Settled`."""
+        mu1 = x @ weights.W_in
+        _, _, e0_free = self._errors(weights, mu1, mu1, y)
+
+        def step(z, _):
+            _, e1, e0 = self._errors(weights, mu1, z, y)
+            state = self.hidden.set(self.hidden.init_state(z.shape[0]), z=z)
+            state = state._replace(j=e0.dmu @ weights.W_out.T, j_td=e1.dtarget)
+            return self.hidden.step(state, dt=self.settle_rate).z, None
+
+        z, _ = jax.lax.scan(step, mu1, None, length=self.settle_steps)
+        _, e1, e0 = self._errors(weights, mu1, z, y)
+        energy = 0.5 * (jnp.sum(e0.dmu**2, axis=-1) + jnp.sum(e1.dmu**2, axis=-1))
+        return Settled(z, e1.dmu, e0.dmu, energy, y - e0_free.dmu)
+
+    def update(
+        self, weights: NGCWorldModelState, x: jax.Array, settled: Settled, mask: jax.Array
+    ) -> NGCWorldModelState:
+        """The local updates, summed over the rows where ``mask (E,)`` is 1."""
+        f_z = self.hidden.step(self.hidden.set(self.hidden.init_state(x.shape[0]), z=settled.z), dt=0.0).zF
+        m = mask[:, None]
+        return NGCWorldModelState(
+            W_in=weights.W_in + self.eta * x.T @ (m * settled.e1),
+            W_out=weights.W_out + self.eta * f_z.T @ (m * settled.e0),
+        )
