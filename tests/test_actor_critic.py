@@ -44,8 +44,9 @@ def test_two_online_steps_match_td_lambda_worked_by_hand():
         _transition([s0, junk], [1, 0], [-1.0, 50.0], [s1, junk], [0.0, 1.0], [1.0, 0.0]),
         _transition([s1, junk], [0, 1], [2.0, 50.0], [s2, junk], [1.0, 1.0], [1.0, 0.0]),
     ]
+    observe = jax.jit(agent.observe)
     for tr in steps:
-        state, carry = agent.observe(state, carry, tr)
+        state, carry = observe(state, carry, tr)
 
     # By hand, float64: features from the tile code and the world model's settled energy and
     # update from agents.ngc_world_model, both tested on their own.
@@ -53,6 +54,7 @@ def test_two_online_steps_match_td_lambda_worked_by_hand():
         k: np.asarray(agent.features(jnp.asarray(v, jnp.float32)), np.float64)
         for k, v in enumerate((s0, s1, s2))
     }
+    settle, update = jax.jit(agent.world_model.settle), jax.jit(agent.world_model.update)
     w, W = np.zeros(phi[0].size), np.zeros((phi[0].size, 2))
     model = agent.init(jax.random.key(0)).model
     z_w, z_W = np.zeros_like(w), np.zeros_like(W)
@@ -63,7 +65,7 @@ def test_two_online_steps_match_td_lambda_worked_by_hand():
         # Model input [2 obs - 1, onehot(a), 1] and target s (obs' - obs) (bounds [0, 1]).
         m_in = np.concatenate([2 * obs[t] - 1, np.eye(2)[a], [1.0]])[None].astype(np.float32)
         m_out = (c.model_scale * (obs[t + 1] - obs[t]))[None].astype(np.float32)
-        settled = agent.world_model.settle(model, m_in, m_out)
+        settled = settle(model, m_in, m_out)
         surprise = float(settled.energy[0])
         assert surprise > 0
         delta = r + c.curiosity * surprise + c.gamma * (1 - done) * (x_next @ w) - x @ w
@@ -72,7 +74,7 @@ def test_two_online_steps_match_td_lambda_worked_by_hand():
         z_w = decay * z_w + x
         z_W = decay * z_W + np.outer(x, np.eye(2)[a] - pi)
         w, W = w + c.eta_critic * delta * z_w, W + c.eta_actor * delta * z_W
-        model = agent.world_model.update(model, m_in, settled, jnp.ones(1))
+        model = update(model, m_in, settled, jnp.ones(1))
 
     np.testing.assert_allclose(state.critic, w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(state.actor, W, rtol=1e-5, atol=1e-6)

@@ -202,12 +202,8 @@ def test_perceptual_decision_trial_structure_reward_and_correctness():
     assert bool(ts.terminated)
     np.testing.assert_allclose(total, -0.5, rtol=1e-5)  # mean |0.5 - 1| over the window
     noisy = PerceptualDecision(coherences=(-0.2,), evidence_noise=0.5)
-    evidence = jnp.stack(
-        [
-            noisy.observation(state._replace(time=jnp.asarray(0), coherence=jnp.asarray(-0.2)), k)
-            for k in jax.random.split(jax.random.key(2), 4000)
-        ]
-    )
+    at_start = state._replace(time=jnp.asarray(0), coherence=jnp.asarray(-0.2))
+    evidence = jax.vmap(lambda k: noisy.observation(at_start, k))(jax.random.split(jax.random.key(2), 4000))
     e = (evidence[:, 0] - evidence[:, 1]) / 2
     assert abs(float(e.mean()) + 0.2) < 0.03 and abs(float(e.std()) - 0.5) < 0.03
     for bad in ({"coherences": (0.0, 0.1)}, {"dt": 0.0}, {"response_ms": 0.5}):
