@@ -93,10 +93,13 @@ class NGCWorldModel:
             W_out=0.1 * jax.random.normal(k_out, (self.n_hidden, self.n_out)) / jnp.sqrt(self.n_hidden),
         )
 
+    def _rate(self, z: jax.Array) -> jax.Array:
+        """The hidden layer's output ``f(z)`` (a step of ``dt = 0``: z does not move)."""
+        return self.hidden.step(self.hidden.set(self.hidden.init_state(z.shape[0]), z=z), dt=0.0).zF
+
     def _errors(self, weights: NGCWorldModelState, mu1, z, y):
         rows = z.shape[0]
-        hidden = self.hidden.set(self.hidden.init_state(rows), z=z)
-        f_z = self.hidden.step(hidden._replace(z=z), dt=0.0).zF  # f(z) without moving z
+        f_z = self._rate(z)
         e1 = self.e1_cell.step(self.e1_cell.set(self.e1_cell.init_state(rows), mu=mu1, target=z))
         e0 = self.e0_cell.step(
             self.e0_cell.set(self.e0_cell.init_state(rows), mu=f_z @ weights.W_out, target=y)
@@ -123,7 +126,7 @@ class NGCWorldModel:
         self, weights: NGCWorldModelState, x: jax.Array, settled: Settled, mask: jax.Array
     ) -> NGCWorldModelState:
         """The local updates, summed over the rows where ``mask (E,)`` is 1."""
-        f_z = self.hidden.step(self.hidden.set(self.hidden.init_state(x.shape[0]), z=settled.z), dt=0.0).zF
+        f_z = self._rate(settled.z)
         m = mask[:, None]
         return NGCWorldModelState(
             W_in=weights.W_in + self.eta * x.T @ (m * settled.e1),
