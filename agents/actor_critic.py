@@ -21,6 +21,11 @@ action ``a`` taken:
       delta = r + curiosity L + gamma (1 - terminated) V(obs') - V(obs),   V = phi @ w
       z_w <- gamma lambda z_w + phi,             w += eta_critic delta z_w
 
+  The traces are kept sparse: the active tiles of the last ``trace_steps`` steps of the
+  episode, ``z_w = sum_k (gamma lambda)^k phi_t-k`` (the older terms, below
+  ``(gamma lambda)^K``, are dropped), so a step costs ``O(E K n_tilings A)``, not
+  ``O(E F A)``.
+
 - **Actor**: a ``CategoricalErrorCell`` with ``target = onehot(a)`` gives
   ``d = onehot(a) - softmax(phi @ W)``; a three-factor rule with an eligibility trace::
 
@@ -50,7 +55,7 @@ import numpy as np
 
 from agents.ngc_world_model import NGCWorldModel, NGCWorldModelState
 from agents.rollout import Transition
-from agents.tile_coding import tile_code, tile_encode
+from agents.tile_coding import tile_code, tile_encode, tile_indices
 from envs.state_features import STATE_FEATURES
 from rpe import CategoricalErrorCell, TDErrorCell
 from rpe.validation import check_positive_int, check_real
@@ -64,6 +69,7 @@ class ActorCriticConfig:
 
     gamma: float = 0.99
     trace_decay: float = 0.9
+    trace_steps: int = 32  # traces kept over the last K steps ((gamma lambda)^32 = 0.025)
     eta_critic: float = 0.05
     eta_actor: float = 0.125
     eta_model: float = 0.02
@@ -87,11 +93,14 @@ class ActorCriticState(NamedTuple):
 
 
 class ActorCriticCarry(NamedTuple):
-    """Per-episode learner state during a rollout: traces ``z_critic (E, F)``, ``z_actor
-    (E, F, A)``; ``steps``, ``sum_abs_rpe``, ``sum_epistemic``, ``first_value`` ``(E,)``."""
+    """Per-episode learner state during a rollout. The eligibility traces, as the last ``K``
+    steps, newest first: ``trace_tiles (E, K, n_tilings)`` active tiles, ``trace_post (E, K,
+    A)`` the actor's ``d``, ``trace_valid (E, K)`` 1 for steps of the current episode. Sums
+    ``steps``, ``sum_abs_rpe``, ``sum_epistemic`` and ``first_value``, ``(E,)``."""
 
-    z_critic: jax.Array
-    z_actor: jax.Array
+    trace_tiles: jax.Array
+    trace_post: jax.Array
+    trace_valid: jax.Array
     steps: jax.Array
     sum_abs_rpe: jax.Array
     sum_epistemic: jax.Array
@@ -130,6 +139,7 @@ class ActorCriticAgent:
             )
         self.config = config
         self.horizon = check_positive_int("horizon", horizon)
+        check_positive_int("trace_steps", config.trace_steps)
         known = STATE_FEATURES.get(env) if config.state_features else None
         self.state_features = known.fn if known else (lambda obs: obs)
         low, high = (known.low, known.high) if known else (observation_space.low, observation_space.high)
@@ -161,14 +171,21 @@ class ActorCriticAgent:
         )
 
     def features(self, obs: jax.Array) -> jax.Array:
+        """The dense code ``phi (..., F)``."""
         return tile_encode(self.code, self.state_features(obs))
+
+    def active(self, obs: jax.Array) -> jax.Array:
+        """The active tiles of ``obs (..., D)``: ``(..., n_tilings)`` indices (each of value
+        ``1 / n_tilings`` in ``phi``), so ``phi @ w = mean(w[active])``."""
+        return tile_indices(self.code, self.state_features(obs))
 
     def act(self, state: ActorCriticState, obs: jax.Array, key: jax.Array) -> jax.Array:
         """Sample actions for ``obs (batch, D)`` from ``softmax(phi @ W)``."""
-        return jax.random.categorical(key, self.features(obs) @ state.actor, axis=-1).astype(jnp.int32)
+        logits = jnp.mean(state.actor[self.active(obs)], axis=-2)
+        return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
 
     def greedy(self, state: ActorCriticState, obs: jax.Array) -> jax.Array:
-        return jnp.argmax(self.features(obs) @ state.actor, axis=-1).astype(jnp.int32)
+        return jnp.argmax(jnp.mean(state.actor[self.active(obs)], axis=-2), axis=-1).astype(jnp.int32)
 
     def _unit(self, obs: jax.Array) -> jax.Array:
         return (obs - self.obs_low) / (self.obs_high - self.obs_low)
@@ -181,11 +198,13 @@ class ActorCriticAgent:
 
     def begin(self, state: ActorCriticState, n_episodes: int) -> ActorCriticCarry:
         """Empty eligibility traces and running sums for ``n_episodes`` episodes."""
-        e, f = n_episodes, self.code.n_features
+        e = n_episodes
+        k, n = self.config.trace_steps, self.code.offsets.shape[0]
         zeros = jnp.zeros((e,), jnp.float32)
         return ActorCriticCarry(
-            jnp.zeros((e, f), jnp.float32),
-            jnp.zeros((e, f, self.n_actions), jnp.float32),
+            jnp.zeros((e, k, n), jnp.int32),
+            jnp.zeros((e, k, self.n_actions), jnp.float32),
+            jnp.zeros((e, k), jnp.float32),
             zeros,
             zeros,
             zeros,
@@ -199,18 +218,18 @@ class ActorCriticAgent:
         c = self.config
         episodes = tr.obs.shape[0]
         alive = jnp.asarray(tr.alive, jnp.float32)
-        phi, phi_next = self.features(tr.obs), self.features(tr.next_obs)
+        active, active_next = self.active(tr.obs), self.active(tr.next_obs)  # (E, n_tilings)
         onehot = jax.nn.one_hot(tr.action, self.n_actions)
         x, y = self.model_io(tr.obs, tr.action, tr.next_obs)
         settled = self.world_model.settle(state.model, x, y)
         surprise = settled.energy * alive  # per-episode L
-        value = phi @ state.critic
+        value = jnp.mean(state.critic[active], axis=-1)
         td = self.td_cell.step(
             self.td_cell.set(
                 self.td_cell.init_state(episodes),
                 reward=(tr.reward + c.curiosity * surprise)[:, None],
                 value=value[:, None],
-                next_value=(phi_next @ state.critic)[:, None],
+                next_value=jnp.mean(state.critic[active_next], axis=-1)[:, None],
                 done=tr.terminated[:, None],
                 mask=alive[:, None],
             )
@@ -218,22 +237,38 @@ class ActorCriticAgent:
         delta = td.dvalue[:, 0]
         policy = self.policy_cell.step(
             self.policy_cell.set(
-                self.policy_cell.init_state(episodes), logits=phi @ state.actor, target=onehot
+                self.policy_cell.init_state(episodes),
+                logits=jnp.mean(state.actor[active], axis=-2),
+                target=onehot,
             )
         )
-        decay = c.gamma * c.trace_decay
-        z_critic = decay * carry.z_critic + phi
-        z_actor = decay * carry.z_actor + phi[:, :, None] * policy.dlogits[:, None, :]
+
+        # The traces as the last K steps' active tiles, newest first: z = sum_k decay^k phi_t-k.
+        def push(buffer, new):
+            return jnp.concatenate([new[:, None], buffer[:, :-1]], axis=1)
+
+        trace_tiles = push(carry.trace_tiles, active)
+        trace_post = push(carry.trace_post, policy.dlogits)
+        trace_valid = push(carry.trace_valid, alive)
+        n_tilings = active.shape[-1]
+        ages = (c.gamma * c.trace_decay) ** jnp.arange(c.trace_steps, dtype=jnp.float32)
+        gain = delta[:, None] * ages * trace_valid / n_tilings  # (E, K)
+        tiles = trace_tiles.reshape(-1)
+        per_tile = jnp.broadcast_to(gain[:, :, None], trace_tiles.shape).reshape(-1)
+        post = jnp.broadcast_to(
+            (gain[:, :, None] * trace_post)[:, :, None, :], (*trace_tiles.shape, self.n_actions)
+        )
         state = ActorCriticState(
-            critic=state.critic + c.eta_critic * jnp.einsum("e,ef->f", delta, z_critic),
-            actor=state.actor + c.eta_actor * jnp.einsum("e,efa->fa", delta, z_actor),
+            critic=state.critic.at[tiles].add(c.eta_critic * per_tile),
+            actor=state.actor.at[tiles].add(c.eta_actor * post.reshape(-1, self.n_actions)),
             model=self.world_model.update(state.model, x, settled, alive),
         )
         # Traces carry on only within an episode.
         goes_on = alive * (1.0 - tr.terminated) * (1.0 - tr.truncated)
         carry = ActorCriticCarry(
-            z_critic=z_critic * goes_on[:, None],
-            z_actor=z_actor * goes_on[:, None, None],
+            trace_tiles=trace_tiles,
+            trace_post=trace_post,
+            trace_valid=trace_valid * goes_on[:, None],
             steps=carry.steps + alive,
             sum_abs_rpe=carry.sum_abs_rpe + jnp.abs(delta) * alive,
             sum_epistemic=carry.sum_epistemic + c.curiosity * surprise * alive,

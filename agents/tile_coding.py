@@ -20,7 +20,7 @@ import numpy as np
 
 from rpe.validation import check_positive_int
 
-__all__ = ["TileCode", "tile_code", "tile_encode"]
+__all__ = ["TileCode", "tile_code", "tile_encode", "tile_indices"]
 
 
 class TileCode(NamedTuple):
@@ -60,8 +60,8 @@ def tile_code(
     )
 
 
-def tile_encode(code: TileCode, obs: jax.Array) -> jax.Array:
-    """The code of ``obs (..., D)``: ``(..., n_features)``, ``n_tilings`` entries of 1/n_tilings."""
+def tile_indices(code: TileCode, obs: jax.Array) -> jax.Array:
+    """The active features of ``obs (..., D)``: ``(..., n_tilings)`` indices, one per tiling."""
     u = jnp.clip((obs - code.low) / (code.high - code.low), 0.0, 1.0) * code.tiles
     coords = jnp.floor(u[..., None, :] + code.offsets).astype(jnp.uint32)  # (..., n_tilings, D)
     n_tilings, dims = code.offsets.shape
@@ -73,7 +73,13 @@ def tile_encode(code: TileCode, obs: jax.Array) -> jax.Array:
         else:
             index = index * jnp.uint32(code.tiles + 1) + coords[..., d]
     slot = (index % jnp.uint32(code.tiles_per_grid)).astype(jnp.int32)
-    slot = slot + jnp.arange(n_tilings, dtype=jnp.int32) * code.tiles_per_grid  # (..., n_tilings)
+    return slot + jnp.arange(n_tilings, dtype=jnp.int32) * code.tiles_per_grid
+
+
+def tile_encode(code: TileCode, obs: jax.Array) -> jax.Array:
+    """The code of ``obs (..., D)``: ``(..., n_features)``, ``n_tilings`` entries of 1/n_tilings."""
+    slot = tile_indices(code, obs)
+    n_tilings = slot.shape[-1]
     # Scatter rather than one_hot(...).sum(): no (..., n_tilings, n_features) intermediate.
     flat = slot.reshape(-1, n_tilings)
     rows = jnp.arange(flat.shape[0])[:, None]

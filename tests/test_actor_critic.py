@@ -80,7 +80,7 @@ def test_two_online_steps_match_td_lambda_worked_by_hand():
     np.testing.assert_allclose(state.actor, W, rtol=1e-5, atol=1e-6)
     for got, want in zip(state.model, model, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    assert float(jnp.abs(carry.z_critic).max()) == 0.0  # traces end with the episode
+    assert float(carry.trace_valid.max()) == 0.0  # traces end with the episode
     np.testing.assert_allclose(carry.steps, [2.0, 0.0])
     metrics = agent.episode_metrics(carry)
     assert float(metrics["reward_prediction"][0]) == 0.0  # V(s0) before any update
