@@ -18,7 +18,12 @@ action ``a`` taken:
 
 - **Critic**: a ``TDErrorCell`` gives the RPE on the task reward plus the epistemic reward::
 
-      delta = r + curiosity L + gamma (1 - terminated) V(obs') - V(obs),   V = phi @ w
+      delta = r + r_ep + gamma (1 - terminated) V(obs') - V(obs),   V = phi @ w
+      r_ep = curiosity L / max(L seen so far)                 (in [0, curiosity])
+
+  The epistemic reward is normalised by the largest surprise seen so far, as in active
+  neural generative coding: without it, on Acrobot (large changes of cos and sin per step)
+  it outweighs the task reward and the policy collapses.
       z_w <- gamma lambda z_w + phi,             w += eta_critic delta z_w
 
   The traces are kept sparse: the active tiles of the last ``trace_steps`` steps of the
@@ -78,7 +83,7 @@ class ActorCriticConfig:
     model_hidden: int = 32
     settle_steps: int = 10
     settle_rate: float = 0.2
-    tiles: int = 10
+    tiles: int | None = None  # per dimension; None: the env's in envs.STATE_FEATURES, else 10
     n_tilings: int = 8
     max_tiles: int = 4096
     state_features: bool = True  # tile-code envs.STATE_FEATURES[env] where the env is listed
@@ -90,6 +95,7 @@ class ActorCriticState(NamedTuple):
     critic: jax.Array
     actor: jax.Array
     model: NGCWorldModelState
+    surprise_max: jax.Array  # () the largest surprise L seen so far
 
 
 class ActorCriticCarry(NamedTuple):
@@ -143,7 +149,8 @@ class ActorCriticAgent:
         known = STATE_FEATURES.get(env) if config.state_features else None
         self.state_features = known.fn if known else (lambda obs: obs)
         low, high = (known.low, known.high) if known else (observation_space.low, observation_space.high)
-        self.code = tile_code(low, high, config.tiles, config.n_tilings, config.max_tiles)
+        tiles = config.tiles or (known.tiles if known else 10)
+        self.code = tile_code(low, high, tiles, config.n_tilings, config.max_tiles)
         self.obs_low = jnp.asarray(observation_space.low, jnp.float32)
         self.obs_high = jnp.asarray(observation_space.high, jnp.float32)
         self.obs_dim = int(observation_space.shape[0])
@@ -168,6 +175,7 @@ class ActorCriticAgent:
             critic=jnp.zeros((f,), jnp.float32),
             actor=jnp.zeros((f, self.n_actions), jnp.float32),
             model=self.world_model.init(key),
+            surprise_max=jnp.zeros((), jnp.float32),
         )
 
     def features(self, obs: jax.Array) -> jax.Array:
@@ -223,11 +231,13 @@ class ActorCriticAgent:
         x, y = self.model_io(tr.obs, tr.action, tr.next_obs)
         settled = self.world_model.settle(state.model, x, y)
         surprise = settled.energy * alive  # per-episode L
+        surprise_max = jnp.maximum(state.surprise_max, jnp.max(surprise))
+        epistemic = c.curiosity * surprise / jnp.maximum(surprise_max, 1e-8)  # in [0, curiosity]
         value = jnp.mean(state.critic[active], axis=-1)
         td = self.td_cell.step(
             self.td_cell.set(
                 self.td_cell.init_state(episodes),
-                reward=(tr.reward + c.curiosity * surprise)[:, None],
+                reward=(tr.reward + epistemic)[:, None],
                 value=value[:, None],
                 next_value=jnp.mean(state.critic[active_next], axis=-1)[:, None],
                 done=tr.terminated[:, None],
@@ -262,6 +272,7 @@ class ActorCriticAgent:
             critic=state.critic.at[tiles].add(c.eta_critic * per_tile),
             actor=state.actor.at[tiles].add(c.eta_actor * post.reshape(-1, self.n_actions)),
             model=self.world_model.update(state.model, x, settled, alive),
+            surprise_max=surprise_max,
         )
         # Traces carry on only within an episode.
         goes_on = alive * (1.0 - tr.terminated) * (1.0 - tr.truncated)
@@ -271,14 +282,14 @@ class ActorCriticAgent:
             trace_valid=trace_valid * goes_on[:, None],
             steps=carry.steps + alive,
             sum_abs_rpe=carry.sum_abs_rpe + jnp.abs(delta) * alive,
-            sum_epistemic=carry.sum_epistemic + c.curiosity * surprise * alive,
+            sum_epistemic=carry.sum_epistemic + epistemic * alive,
             first_value=jnp.where(carry.steps == 0, value, carry.first_value),
         )
         return state, carry
 
     def episode_metrics(self, carry: ActorCriticCarry) -> dict:
         """Per episode: ``mean_abs_rpe``, ``reward_prediction`` (``V`` of the first state when
-        the episode began) and ``epistemic_reward`` (mean ``curiosity L`` per step)."""
+        the episode began) and ``epistemic_reward`` (mean ``r_ep`` per step)."""
         n = jnp.maximum(carry.steps, 1.0)
         return {
             "mean_abs_rpe": carry.sum_abs_rpe / n,

@@ -56,7 +56,7 @@ def test_two_online_steps_match_td_lambda_worked_by_hand():
     }
     settle, update = jax.jit(agent.world_model.settle), jax.jit(agent.world_model.update)
     w, W = np.zeros(phi[0].size), np.zeros((phi[0].size, 2))
-    model = agent.init(jax.random.key(0)).model
+    model, surprise_max = agent.init(jax.random.key(0)).model, 0.0
     z_w, z_W = np.zeros_like(w), np.zeros_like(W)
     decay = c.gamma * c.trace_decay
     for t, (a, r, done) in enumerate([(1, -1.0, 0.0), (0, 2.0, 1.0)]):
@@ -68,7 +68,8 @@ def test_two_online_steps_match_td_lambda_worked_by_hand():
         settled = settle(model, m_in, m_out)
         surprise = float(settled.energy[0])
         assert surprise > 0
-        delta = r + c.curiosity * surprise + c.gamma * (1 - done) * (x_next @ w) - x @ w
+        surprise_max = max(surprise_max, surprise)  # r_ep = curiosity L / max L so far
+        delta = r + c.curiosity * surprise / surprise_max + c.gamma * (1 - done) * (x_next @ w) - x @ w
         logits = x @ W
         pi = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
         z_w = decay * z_w + x
@@ -78,6 +79,7 @@ def test_two_online_steps_match_td_lambda_worked_by_hand():
 
     np.testing.assert_allclose(state.critic, w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(state.actor, W, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(state.surprise_max, surprise_max, rtol=1e-6)
     for got, want in zip(state.model, model, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert float(carry.trace_valid.max()) == 0.0  # traces end with the episode
