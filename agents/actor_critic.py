@@ -149,7 +149,7 @@ class ActorCriticAgent:
         known = STATE_FEATURES.get(env) if config.state_features else None
         self.state_features = known.fn if known else (lambda obs: obs)
         low, high = (known.low, known.high) if known else (observation_space.low, observation_space.high)
-        tiles = config.tiles or (known.tiles if known else 10)
+        tiles = config.tiles if config.tiles is not None else (known.tiles if known else 10)
         self.code = tile_code(low, high, tiles, config.n_tilings, config.max_tiles)
         self.obs_low = jnp.asarray(observation_space.low, jnp.float32)
         self.obs_high = jnp.asarray(observation_space.high, jnp.float32)
@@ -189,11 +189,15 @@ class ActorCriticAgent:
 
     def act(self, state: ActorCriticState, obs: jax.Array, key: jax.Array) -> jax.Array:
         """Sample actions for ``obs (batch, D)`` from ``softmax(phi @ W)``."""
-        logits = jnp.mean(state.actor[self.active(obs)], axis=-2)
-        return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
+        return jax.random.categorical(key, self._logits(state, self.active(obs)), axis=-1).astype(jnp.int32)
 
     def greedy(self, state: ActorCriticState, obs: jax.Array) -> jax.Array:
-        return jnp.argmax(jnp.mean(state.actor[self.active(obs)], axis=-2), axis=-1).astype(jnp.int32)
+        return jnp.argmax(self._logits(state, self.active(obs)), axis=-1).astype(jnp.int32)
+
+    @staticmethod
+    def _logits(state: ActorCriticState, active: jax.Array) -> jax.Array:
+        """``phi @ W`` from the active tiles ``(E, n_tilings)``: ``(E, A)``."""
+        return jnp.mean(state.actor[active], axis=-2)
 
     def _unit(self, obs: jax.Array) -> jax.Array:
         return (obs - self.obs_low) / (self.obs_high - self.obs_low)
@@ -248,7 +252,7 @@ class ActorCriticAgent:
         policy = self.policy_cell.step(
             self.policy_cell.set(
                 self.policy_cell.init_state(episodes),
-                logits=jnp.mean(state.actor[active], axis=-2),
+                logits=self._logits(state, active),
                 target=onehot,
             )
         )
