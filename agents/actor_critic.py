@@ -202,9 +202,9 @@ class ActorCriticAgent:
     def _unit(self, obs: jax.Array) -> jax.Array:
         return (obs - self.obs_low) / (self.obs_high - self.obs_low)
 
-    def model_io(self, obs, action, next_obs) -> tuple[jax.Array, jax.Array]:
-        """The world model's clamped input ``x (E, D + A + 1)`` and target ``y (E, D)``."""
-        onehot = jax.nn.one_hot(action, self.n_actions)
+    def model_io(self, obs, onehot, next_obs) -> tuple[jax.Array, jax.Array]:
+        """The world model's clamped input ``x (E, D + A + 1)`` and target ``y (E, D)``;
+        ``onehot (E, A)`` is the action taken."""
         x = jnp.concatenate([2.0 * self._unit(obs) - 1.0, onehot, jnp.ones_like(onehot[:, :1])], axis=1)
         return x, self.config.model_scale * (self._unit(next_obs) - self._unit(obs))
 
@@ -232,7 +232,7 @@ class ActorCriticAgent:
         alive = jnp.asarray(tr.alive, jnp.float32)
         active, active_next = self.active(tr.obs), self.active(tr.next_obs)  # (E, n_tilings)
         onehot = jax.nn.one_hot(tr.action, self.n_actions)
-        x, y = self.model_io(tr.obs, tr.action, tr.next_obs)
+        x, y = self.model_io(tr.obs, onehot, tr.next_obs)
         settled = self.world_model.settle(state.model, x, y)
         surprise = settled.energy * alive  # per-episode L
         surprise_max = jnp.maximum(state.surprise_max, jnp.max(surprise))

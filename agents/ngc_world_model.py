@@ -98,29 +98,28 @@ class NGCWorldModel:
         return self.hidden.step(self.hidden.set(self.hidden.init_state(z.shape[0]), z=z), dt=0.0).zF
 
     def _errors(self, weights: NGCWorldModelState, mu1, z, y):
+        """The two error cells' states at hidden state ``z``: ``(e1, e0)``."""
         rows = z.shape[0]
-        f_z = self._rate(z)
         e1 = self.e1_cell.step(self.e1_cell.set(self.e1_cell.init_state(rows), mu=mu1, target=z))
         e0 = self.e0_cell.step(
-            self.e0_cell.set(self.e0_cell.init_state(rows), mu=f_z @ weights.W_out, target=y)
+            self.e0_cell.set(self.e0_cell.init_state(rows), mu=self._rate(z) @ weights.W_out, target=y)
         )
-        return f_z, e1, e0
+        return e1, e0
 
     def settle(self, weights: NGCWorldModelState, x: jax.Array, y: jax.Array) -> Settled:
         """Clamp ``x`` and ``y``, settle the hidden layer; returns :class:`Settled`."""
         mu1 = x @ weights.W_in
-        _, _, e0_free = self._errors(weights, mu1, mu1, y)
 
         def step(z, _):
-            _, e1, e0 = self._errors(weights, mu1, z, y)
+            e1, e0 = self._errors(weights, mu1, z, y)
             state = self.hidden.set(self.hidden.init_state(z.shape[0]), z=z)
             state = state._replace(j=e0.dmu @ weights.W_out.T, j_td=e1.dtarget)
             return self.hidden.step(state, dt=self.settle_rate).z, None
 
         z, _ = jax.lax.scan(step, mu1, None, length=self.settle_steps)
-        _, e1, e0 = self._errors(weights, mu1, z, y)
+        e1, e0 = self._errors(weights, mu1, z, y)
         energy = 0.5 * (jnp.sum(e0.dmu**2, axis=-1) + jnp.sum(e1.dmu**2, axis=-1))
-        return Settled(z, e1.dmu, e0.dmu, energy, y - e0_free.dmu)
+        return Settled(z, e1.dmu, e0.dmu, energy, self._rate(mu1) @ weights.W_out)
 
     def update(
         self, weights: NGCWorldModelState, x: jax.Array, settled: Settled, mask: jax.Array
