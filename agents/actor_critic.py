@@ -45,7 +45,8 @@ transition and do not depend on the number of envs); padding after an episode's 
 a time limit the critic bootstraps from the real next observation; traces end with the
 episode.
 
-Spaces: a Box observation with finite bounds and a Discrete action.
+Spaces: a Box observation with finite bounds and a Discrete action. ``learn`` changes nothing:
+it returns each episode's metrics from the rollout's carry.
 """
 
 from __future__ import annotations
@@ -58,44 +59,46 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents.contract import Agent, AgentConfig, EnvSpec, Transition, numeric, structural
 from agents.ngc_world_model import NGCWorldModel, NGCWorldModelState
-from agents.rollout import Transition
-from agents.tile_coding import tile_code, tile_encode, tile_indices
+from agents.tile_coding import tile_code, tile_indices
+from envs.decoders import decoder_for
 from envs.state_features import STATE_FEATURES
-from rpe import CategoricalErrorCell, TDErrorCell
-from rpe.validation import check_positive_int, check_real
+from rpe import TDErrorCell
 
-__all__ = ["ActorCriticAgent", "ActorCriticCarry", "ActorCriticConfig", "ActorCriticState"]
+__all__ = ["ActorCriticCarry", "ActorCriticConfig", "ActorCriticState", "actor_critic"]
 
 
 @dataclasses.dataclass(frozen=True)
-class ActorCriticConfig:
-    """Hyperparameters (validated by :class:`ActorCriticAgent`)."""
+class ActorCriticConfig(AgentConfig):
+    """Hyperparameters of ``ac``."""
 
-    gamma: float = 0.99
-    trace_decay: float = 0.9
-    trace_steps: int = 32  # traces kept over the last K steps ((gamma lambda)^32 = 0.025)
-    eta_critic: float = 0.05
-    eta_actor: float = 0.125
-    eta_model: float = 0.02
-    curiosity: float = 1.0
-    model_scale: float = 10.0
-    model_hidden: int = 32
-    settle_steps: int = 10
-    settle_rate: float = 0.2
-    tiles: int | None = None  # per dimension; None: the env's in envs.STATE_FEATURES, else 10
-    n_tilings: int = 8
-    max_tiles: int = 4096
-    state_features: bool = True  # tile-code envs.STATE_FEATURES[env] where the env is listed
+    gamma: float = numeric(0.99, low=0.0, high=1.0, doc="discount")
+    trace_decay: float = numeric(0.9, low=0.0, high=1.0, doc="lambda of the eligibility traces")
+    eta_critic: float = numeric(0.05, low=0.0, doc="critic learning rate, per transition")
+    eta_actor: float = numeric(0.125, low=0.0, doc="actor learning rate, per transition")
+    eta_model: float = numeric(0.02, low=0.0, doc="world-model learning rate")
+    curiosity: float = numeric(1.0, low=0.0, doc="weight of the epistemic reward")
+    model_scale: float = numeric(10.0, low=0.0, doc="scale of the world model's target")
+    settle_rate: float = numeric(0.2, low=0.0, high=1.0, low_open=True, doc="dt / tau of settling")
+    trace_steps: int = structural(32, low=1, doc="traces kept over the last K steps")
+    model_hidden: int = structural(32, low=1, doc="hidden units of the world model")
+    settle_steps: int = structural(10, low=1, doc="settling steps per transition")
+    tiles: int | None = structural(None, low=1, doc="tiles per dimension; None: the env's, else 10")
+    n_tilings: int = structural(8, low=1, doc="tilings")
+    max_tiles: int = structural(4096, low=1, doc="tiles per tiling before hashing")
+    state_features: bool = structural(True, doc="tile-code envs.STATE_FEATURES[env] where listed")
 
 
 class ActorCriticState(NamedTuple):
-    """Critic ``w (F,)``, actor ``W (F, A)``, world model (``agents.ngc_world_model``)."""
+    """Critic ``w (F,)``, actor ``W (F, A)``, world model (``agents.ngc_world_model``), the
+    largest surprise so far, and the numeric hyperparameters ``hp``."""
 
     critic: jax.Array
     actor: jax.Array
     model: NGCWorldModelState
     surprise_max: jax.Array  # () the largest surprise L seen so far
+    hp: dict
 
 
 class ActorCriticCarry(NamedTuple):
@@ -113,109 +116,74 @@ class ActorCriticCarry(NamedTuple):
     first_value: jax.Array
 
 
-class _DiscreteHead(NamedTuple):
-    n_out: int
-    to_env: object
-
-
-class ActorCriticAgent:
-    """See the module docstring. Args as :class:`agents.PolicyGradientAgent`'s."""
-
-    name = "ac"
-    online = True  # learns while it acts: begin / observe / episode_metrics (agents.rollout)
-
-    def __init__(self, observation_space, action_space, config=None, env="env", horizon=500):
-        config = config or ActorCriticConfig()
-        for name in ("gamma", "trace_decay"):
-            check_real(name, getattr(config, name), low=0.0, high=1.0)
-        for name in ("eta_critic", "eta_actor", "eta_model", "curiosity", "model_scale"):
-            check_real(name, getattr(config, name), low=0.0)
-        if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
-            raise ValueError(
-                f"{env}: the ac agent needs a 1-D Box observation space, got {observation_space}"
-            )
-        if not (np.all(np.isfinite(observation_space.low)) and np.all(np.isfinite(observation_space.high))):
-            raise ValueError(
-                f"{env}: the ac agent tile-codes the observation and needs finite bounds, got "
-                f"{observation_space}; use the pg agent"
-            )
-        if not isinstance(action_space, gym.spaces.Discrete):
-            raise ValueError(
-                f"{env}: the ac agent cannot act in the action space {action_space}; supported: Discrete"
-            )
-        self.config = config
-        self.horizon = check_positive_int("horizon", horizon)
-        check_positive_int("trace_steps", config.trace_steps)
-        known = STATE_FEATURES.get(env) if config.state_features else None
-        self.state_features = known.fn if known else (lambda obs: obs)
-        low, high = (known.low, known.high) if known else (observation_space.low, observation_space.high)
-        tiles = config.tiles if config.tiles is not None else (known.tiles if known else 10)
-        self.code = tile_code(low, high, tiles, config.n_tilings, config.max_tiles)
-        self.obs_low = jnp.asarray(observation_space.low, jnp.float32)
-        self.obs_high = jnp.asarray(observation_space.high, jnp.float32)
-        self.obs_dim = int(observation_space.shape[0])
-        self.n_actions = int(action_space.n)
-        start = int(action_space.start)
-        self.head = _DiscreteHead(self.n_actions, lambda a: int(a) + start)
-        self.td_cell = TDErrorCell("critic", 1, gamma=config.gamma)
-        self.policy_cell = CategoricalErrorCell("policy", self.n_actions)
-        self.world_model = NGCWorldModel(
-            self.obs_dim + self.n_actions + 1,
-            self.obs_dim,
-            config.model_hidden,
-            config.settle_steps,
-            config.settle_rate,
-            eta=config.eta_model,
+def actor_critic(spec: EnvSpec, config: ActorCriticConfig | None = None) -> Agent:
+    """``ac`` for ``spec``: a 1-D Box observation with finite bounds, Discrete actions."""
+    c = config or ActorCriticConfig()
+    env, space = spec.env_id, spec.observation_space
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise ValueError(f"{env}: the ac agent needs a 1-D Box observation space, got {space}")
+    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+        raise ValueError(
+            f"{env}: the ac agent tile-codes the observation and needs finite bounds, got {space}; "
+            "use the pg agent"
         )
-
-    def init(self, key: jax.Array) -> ActorCriticState:
-        """A uniform policy, a critic predicting 0, a random world model."""
-        f = self.code.n_features
-        return ActorCriticState(
-            critic=jnp.zeros((f,), jnp.float32),
-            actor=jnp.zeros((f, self.n_actions), jnp.float32),
-            model=self.world_model.init(key),
-            surprise_max=jnp.zeros((), jnp.float32),
+    if not isinstance(spec.action_space, gym.spaces.Discrete):
+        raise ValueError(
+            f"{env}: the ac agent cannot act in the action space {spec.action_space}; supported: Discrete"
         )
+    known = STATE_FEATURES.get(env) if c.state_features else None
+    state_features = known.fn if known else (lambda obs: obs)
+    low, high = (known.low, known.high) if known else (space.low, space.high)
+    tiles = c.tiles if c.tiles is not None else (known.tiles if known else 10)
+    code = tile_code(low, high, tiles, c.n_tilings, c.max_tiles)
+    obs_low = jnp.asarray(space.low, jnp.float32)
+    obs_high = jnp.asarray(space.high, jnp.float32)
+    obs_dim, n_actions = int(space.shape[0]), int(spec.action_space.n)
+    decoder = decoder_for(spec.action_space, env=env, categorical=True)
+    td_cell = TDErrorCell("critic", 1, gamma=c.gamma)
+    world_model = NGCWorldModel(
+        obs_dim + n_actions + 1, obs_dim, c.model_hidden, c.settle_steps, c.settle_rate, eta=c.eta_model
+    )
 
-    def features(self, obs: jax.Array) -> jax.Array:
-        """The dense code ``phi (..., F)``."""
-        return tile_encode(self.code, self.state_features(obs))
-
-    def active(self, obs: jax.Array) -> jax.Array:
+    def active(obs):
         """The active tiles of ``obs (..., D)``: ``(..., n_tilings)`` indices (each of value
         ``1 / n_tilings`` in ``phi``), so ``phi @ w = mean(w[active])``."""
-        return tile_indices(self.code, self.state_features(obs))
+        return tile_indices(code, state_features(obs))
 
-    def act(self, state: ActorCriticState, obs: jax.Array, key: jax.Array) -> jax.Array:
-        """Sample actions for ``obs (batch, D)`` from ``softmax(phi @ W)``."""
-        return jax.random.categorical(key, self._logits(state, self.active(obs)), axis=-1).astype(jnp.int32)
-
-    def greedy(self, state: ActorCriticState, obs: jax.Array) -> jax.Array:
-        return jnp.argmax(self._logits(state, self.active(obs)), axis=-1).astype(jnp.int32)
-
-    @staticmethod
-    def _logits(state: ActorCriticState, active: jax.Array) -> jax.Array:
+    def logits(state, tiles_on):
         """``phi @ W`` from the active tiles ``(E, n_tilings)``: ``(E, A)``."""
-        return jnp.mean(state.actor[active], axis=-2)
+        return jnp.mean(state.actor[tiles_on], axis=-2)
 
-    def _unit(self, obs: jax.Array) -> jax.Array:
-        return (obs - self.obs_low) / (self.obs_high - self.obs_low)
+    def init(key, hp):
+        """A uniform policy, a critic predicting 0, a random world model."""
+        f = code.n_features
+        return ActorCriticState(
+            critic=jnp.zeros((f,), jnp.float32),
+            actor=jnp.zeros((f, n_actions), jnp.float32),
+            model=world_model.init(key),
+            surprise_max=jnp.zeros((), jnp.float32),
+            hp=dict(hp),
+        )
 
-    def model_io(self, obs, onehot, next_obs) -> tuple[jax.Array, jax.Array]:
-        """The world model's clamped input ``x (E, D + A + 1)`` and target ``y (E, D)``;
-        ``onehot (E, A)`` is the action taken."""
-        x = jnp.concatenate([2.0 * self._unit(obs) - 1.0, onehot, jnp.ones_like(onehot[:, :1])], axis=1)
-        return x, self.config.model_scale * (self._unit(next_obs) - self._unit(obs))
+    def act(state, carry, obs, key):
+        return decoder.sample(logits(state, active(obs)), key), carry
 
-    def begin(self, state: ActorCriticState, n_episodes: int) -> ActorCriticCarry:
+    def greedy(state, carry, obs):
+        return decoder.greedy(logits(state, active(obs))), carry
+
+    def model_io(obs, onehot, next_obs, scale):
+        """The world model's clamped input ``x (E, D + A + 1)`` and target ``y (E, D)``."""
+        unit = lambda o: (o - obs_low) / (obs_high - obs_low)  # noqa: E731
+        x = jnp.concatenate([2.0 * unit(obs) - 1.0, onehot, jnp.ones_like(onehot[:, :1])], axis=1)
+        return x, scale * (unit(next_obs) - unit(obs))
+
+    def begin(state, n_episodes):
         """Empty eligibility traces and running sums for ``n_episodes`` episodes."""
-        e = n_episodes
-        k, n = self.config.trace_steps, self.code.offsets.shape[0]
+        e, k, n = n_episodes, c.trace_steps, code.offsets.shape[0]
         zeros = jnp.zeros((e,), jnp.float32)
         return ActorCriticCarry(
             jnp.zeros((e, k, n), jnp.int32),
-            jnp.zeros((e, k, self.n_actions), jnp.float32),
+            jnp.zeros((e, k, n_actions), jnp.float32),
             jnp.zeros((e, k), jnp.float32),
             zeros,
             zeros,
@@ -223,60 +191,54 @@ class ActorCriticAgent:
             zeros,
         )
 
-    def observe(
-        self, state: ActorCriticState, carry: ActorCriticCarry, tr: Transition
-    ) -> tuple[ActorCriticState, ActorCriticCarry]:
+    def observe(state, carry, tr: Transition):
         """One online update from a batch of transitions (see the module docstring)."""
-        c = self.config
+        hp = state.hp
         episodes = tr.obs.shape[0]
         alive = jnp.asarray(tr.alive, jnp.float32)
-        active, active_next = self.active(tr.obs), self.active(tr.next_obs)  # (E, n_tilings)
-        onehot = jax.nn.one_hot(tr.action, self.n_actions)
-        x, y = self.model_io(tr.obs, onehot, tr.next_obs)
-        settled = self.world_model.settle(state.model, x, y)
+        tiles_on, tiles_next = active(tr.obs), active(tr.next_obs)  # (E, n_tilings)
+        onehot = jax.nn.one_hot(tr.action, n_actions)
+        x, y = model_io(tr.obs, onehot, tr.next_obs, hp["model_scale"])
+        settled = world_model.settle(state.model, x, y, settle_rate=hp["settle_rate"])
         surprise = settled.energy * alive  # per-episode L
         surprise_max = jnp.maximum(state.surprise_max, jnp.max(surprise))
-        epistemic = c.curiosity * surprise / jnp.maximum(surprise_max, 1e-8)  # in [0, curiosity]
-        value = jnp.mean(state.critic[active], axis=-1)
-        td = self.td_cell.step(
-            self.td_cell.set(
-                self.td_cell.init_state(episodes),
+        epistemic = hp["curiosity"] * surprise / jnp.maximum(surprise_max, 1e-8)  # in [0, curiosity]
+        value = jnp.mean(state.critic[tiles_on], axis=-1)
+        td = td_cell.step(
+            td_cell.set(
+                td_cell.init_state(episodes),
                 reward=(tr.reward + epistemic)[:, None],
                 value=value[:, None],
-                next_value=jnp.mean(state.critic[active_next], axis=-1)[:, None],
+                next_value=jnp.mean(state.critic[tiles_next], axis=-1)[:, None],
                 done=tr.terminated[:, None],
                 mask=alive[:, None],
-            )
+            ),
+            params=td_cell.params._replace(gamma=hp["gamma"]),
         )
         delta = td.dvalue[:, 0]
-        policy = self.policy_cell.step(
-            self.policy_cell.set(
-                self.policy_cell.init_state(episodes),
-                logits=self._logits(state, active),
-                target=onehot,
-            )
-        )
+        post_now = decoder.post(logits(state, tiles_on), tr.action)
 
         # The traces as the last K steps' active tiles, newest first: z = sum_k decay^k phi_t-k.
         def push(buffer, new):
             return jnp.concatenate([new[:, None], buffer[:, :-1]], axis=1)
 
-        trace_tiles = push(carry.trace_tiles, active)
-        trace_post = push(carry.trace_post, policy.dlogits)
+        trace_tiles = push(carry.trace_tiles, tiles_on)
+        trace_post = push(carry.trace_post, post_now)
         trace_valid = push(carry.trace_valid, alive)
-        n_tilings = active.shape[-1]
-        ages = (c.gamma * c.trace_decay) ** jnp.arange(c.trace_steps, dtype=jnp.float32)
+        n_tilings = tiles_on.shape[-1]
+        ages = (hp["gamma"] * hp["trace_decay"]) ** jnp.arange(c.trace_steps, dtype=jnp.float32)
         gain = delta[:, None] * ages * trace_valid / n_tilings  # (E, K)
-        tiles = trace_tiles.reshape(-1)
+        flat_tiles = trace_tiles.reshape(-1)
         per_tile = jnp.broadcast_to(gain[:, :, None], trace_tiles.shape).reshape(-1)
         post = jnp.broadcast_to(
-            (gain[:, :, None] * trace_post)[:, :, None, :], (*trace_tiles.shape, self.n_actions)
+            (gain[:, :, None] * trace_post)[:, :, None, :], (*trace_tiles.shape, n_actions)
         )
         state = ActorCriticState(
-            critic=state.critic.at[tiles].add(c.eta_critic * per_tile),
-            actor=state.actor.at[tiles].add(c.eta_actor * post.reshape(-1, self.n_actions)),
-            model=self.world_model.update(state.model, x, settled, alive),
+            critic=state.critic.at[flat_tiles].add(hp["eta_critic"] * per_tile),
+            actor=state.actor.at[flat_tiles].add(hp["eta_actor"] * post.reshape(-1, n_actions)),
+            model=world_model.update(state.model, x, settled, alive, eta=hp["eta_model"]),
             surprise_max=surprise_max,
+            hp=hp,
         )
         # Traces carry on only within an episode.
         goes_on = alive * (1.0 - tr.terminated) * (1.0 - tr.truncated)
@@ -291,12 +253,14 @@ class ActorCriticAgent:
         )
         return state, carry
 
-    def episode_metrics(self, carry: ActorCriticCarry) -> dict:
+    def learn(state, carry, traj):
         """Per episode: ``mean_abs_rpe``, ``reward_prediction`` (``V`` of the first state when
         the episode began) and ``epistemic_reward`` (mean ``r_ep`` per step)."""
         n = jnp.maximum(carry.steps, 1.0)
-        return {
+        return state, {
             "mean_abs_rpe": carry.sum_abs_rpe / n,
             "reward_prediction": carry.first_value,
             "epistemic_reward": carry.sum_epistemic / n,
         }
+
+    return Agent("ac", c, spec, init, begin, act, greedy, observe, learn)

@@ -106,15 +106,17 @@ class NGCWorldModel:
         )
         return e1, e0
 
-    def settle(self, weights: NGCWorldModelState, x: jax.Array, y: jax.Array) -> Settled:
-        """Clamp ``x`` and ``y``, settle the hidden layer; returns :class:`Settled`."""
+    def settle(self, weights: NGCWorldModelState, x: jax.Array, y: jax.Array, settle_rate=None) -> Settled:
+        """Clamp ``x`` and ``y``, settle the hidden layer; returns :class:`Settled`.
+        ``settle_rate`` (default: the constructor's) may be traced."""
+        settle_rate = self.settle_rate if settle_rate is None else settle_rate
         mu1 = x @ weights.W_in
 
         def step(z, _):
             e1, e0 = self._errors(weights, mu1, z, y)
             state = self.hidden.set(self.hidden.init_state(z.shape[0]), z=z)
             state = state._replace(j=e0.dmu @ weights.W_out.T, j_td=e1.dtarget)
-            return self.hidden.step(state, dt=self.settle_rate).z, None
+            return self.hidden.step(state, dt=settle_rate).z, None
 
         z, _ = jax.lax.scan(step, mu1, None, length=self.settle_steps)
         e1, e0 = self._errors(weights, mu1, z, y)
@@ -122,12 +124,14 @@ class NGCWorldModel:
         return Settled(z, e1.dmu, e0.dmu, energy, self._rate(mu1) @ weights.W_out)
 
     def update(
-        self, weights: NGCWorldModelState, x: jax.Array, settled: Settled, mask: jax.Array
+        self, weights: NGCWorldModelState, x: jax.Array, settled: Settled, mask: jax.Array, eta=None
     ) -> NGCWorldModelState:
-        """The local updates, summed over the rows where ``mask (E,)`` is 1."""
+        """The local updates, summed over the rows where ``mask (E,)`` is 1; ``eta`` (default:
+        the constructor's) may be traced."""
+        eta = self.eta if eta is None else eta
         f_z = self._rate(settled.z)
         m = mask[:, None]
         return NGCWorldModelState(
-            W_in=weights.W_in + self.eta * x.T @ (m * settled.e1),
-            W_out=weights.W_out + self.eta * f_z.T @ (m * settled.e0),
+            W_in=weights.W_in + eta * x.T @ (m * settled.e1),
+            W_out=weights.W_out + eta * f_z.T @ (m * settled.e0),
         )

@@ -2,7 +2,8 @@
 
 A linear policy reads normalised observations ``x = [normalize(obs), 1]`` (running
 statistics, ``envs.normalization``) through weights ``W (n_features, n_out)``. Its output
-feeds an error cell whose ``target`` is the action taken:
+``y = x W`` feeds the action decoder's error cell (``envs.decoder_for``), whose ``target``
+is the action taken:
 
 ==================  ======================  ==================================================
 action space        error cell              raw postsynaptic signal ``d`` (modulator 1)
@@ -10,7 +11,7 @@ action space        error cell              raw postsynaptic signal ``d`` (modul
 Discrete(2)         BernoulliErrorCell      ``dp = a - sigmoid(y)`` (logits)
 Discrete(n > 2)     CategoricalErrorCell    ``dlogits = onehot(a) - softmax(y)``
 Box, finite bounds  GaussianErrorCell       ``dmu = (u - y) / sigma^2``, ``u = y + sigma eps``,
-                                            the action ``squash(u)`` into the bounds
+                                            the env gets ``u`` squashed into the bounds
 ==================  ======================  ==================================================
 
 At the end of a batch of episodes, each step's return-to-go
@@ -24,8 +25,9 @@ three-factor rule
 pre = ``x_t``, post = ``d_t``, modulator = the scaled RPE). That is REINFORCE with a
 baseline (Williams 1992), without backprop.
 
-Episodes are padded to the time limit with an ``alive`` mask, so one ``learn`` serves the
-fully jitted path and the Python loop.
+The agent learns from whole episodes (``learn``); ``observe`` does nothing. Episodes are
+padded to the time limit with an ``alive`` mask, so one ``learn`` serves the fully jitted
+path and the Python loop.
 """
 
 from __future__ import annotations
@@ -36,159 +38,111 @@ from typing import NamedTuple
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from agents.contract import Agent, AgentConfig, EnvSpec, Trajectory, numeric
+from envs.decoders import decoder_for
 from envs.normalization import RunningStats, normalize, running_stats, update_stats
-from rpe import (
-    BernoulliErrorCell,
-    CategoricalErrorCell,
-    GaussianErrorCell,
-    RewardErrorCell,
-    apply_update,
-    three_factor,
-)
-from rpe.validation import check_positive_int, check_real
+from rpe import RewardErrorCell, apply_update, three_factor
 
-__all__ = ["PolicyGradientAgent", "PolicyGradientConfig", "PolicyGradientState", "Trajectory"]
+__all__ = ["PolicyGradientConfig", "PolicyGradientState", "policy_gradient"]
 
 
 @dataclasses.dataclass(frozen=True)
-class PolicyGradientConfig:
-    """Hyperparameters (validated by :class:`PolicyGradientAgent`)."""
+class PolicyGradientConfig(AgentConfig):
+    """Hyperparameters of ``pg``."""
 
-    eta: float = 0.05
-    gamma: float = 0.99
-    baseline_alpha: float = 0.05
-    action_sigma: float = 0.3
-    obs_clip: float = 5.0
+    eta: float = numeric(0.05, low=0.0, doc="learning rate of the policy weights")
+    gamma: float = numeric(0.99, low=0.0, high=1.0, doc="discount of the return-to-go")
+    baseline_alpha: float = numeric(
+        0.05, low=0.0, high=1.0, low_open=True, doc="EMA rate of the baseline and of the RPE's spread"
+    )
+    action_sigma: float = numeric(0.3, low=0.0, low_open=True, doc="exploration noise (Box actions)")
+    obs_clip: float = numeric(5.0, low=0.0, low_open=True, doc="clip of the normalised observation")
 
 
 class PolicyGradientState(NamedTuple):
-    """Everything the agent learns: weights, observation statistics, baseline, RPE gain; and
-    its learning rate ``eta`` (a leaf, so populations can vmap over it)."""
+    """Everything the agent learns: weights, observation statistics, baseline, RPE spread;
+    and its numeric hyperparameters ``hp`` (a dict of scalars, vmappable)."""
 
     weights: jax.Array
     obs_stats: RunningStats
     baseline: tuple
     return_var: jax.Array
-    eta: jax.Array
+    hp: dict
 
 
-class Trajectory(NamedTuple):
-    """A batch of episodes padded to ``T`` steps: shapes ``(episodes, T, ...)``."""
+def policy_gradient(spec: EnvSpec, config: PolicyGradientConfig | None = None) -> Agent:
+    """``pg`` for ``spec``: a 1-D Box observation; Discrete, MultiBinary or bounded Box actions."""
+    config = config or PolicyGradientConfig()
+    space = spec.observation_space
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise ValueError(f"{spec.env_id}: the pg agent needs a 1-D Box observation space, got {space}")
+    obs_dim = int(space.shape[0])
+    decoder = decoder_for(spec.action_space, env=spec.env_id)
+    horizon = spec.horizon
+    baseline_cell = RewardErrorCell("baseline", n_units=horizon, alpha=config.baseline_alpha)
+    rule = three_factor(eta=1.0)  # times hp["eta"], a leaf
 
-    obs: jax.Array
-    action: jax.Array
-    reward: jax.Array
-    alive: jax.Array
-
-
-class _Head(NamedTuple):
-    n_out: int
-    sample: object
-    raw_post: object
-    to_env: object
-
-
-class PolicyGradientAgent:
-    """REINFORCE by an error cell and a three-factor rule; see the module docstring.
-
-    Args:
-      observation_space: a 1-D Box.
-      action_space: Discrete, or Box with finite bounds.
-      config: hyperparameters.
-      env: the env's name, for error messages.
-    """
-
-    name = "pg"
-
-    def __init__(
-        self,
-        observation_space,
-        action_space,
-        config: PolicyGradientConfig | None = None,
-        env="env",
-        horizon=500,
-    ):
-        """Build the agent for the given spaces and episode horizon; errors name ``env``."""
-        config = config or PolicyGradientConfig()
-        check_real("eta", config.eta, low=0.0)
-        check_real("gamma", config.gamma, low=0.0, high=1.0)
-        check_real("baseline_alpha", config.baseline_alpha, low=0.0, high=1.0, low_open=True)
-        check_real("action_sigma", config.action_sigma, low=0.0, low_open=True)
-        check_real("obs_clip", config.obs_clip, low=0.0, low_open=True)
-        if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
-            raise ValueError(
-                f"{env}: the pg agent needs a 1-D Box observation space, got {observation_space}"
-            )
-        self.config = config
-        self.obs_dim = int(observation_space.shape[0])
-        self.n_features = self.obs_dim + 1
-        self.head = _make_head(action_space, config.action_sigma, env)
-        self.horizon = check_positive_int("horizon", horizon)
-        self.baseline_cell = RewardErrorCell("baseline", n_units=self.horizon, alpha=config.baseline_alpha)
-        self.rule = three_factor(eta=1.0)  # times the state's eta, a leaf
-
-    # ------------------------------------------------------------------ pure core
-    def init(self, key: jax.Array) -> PolicyGradientState:
-        """Zero weights (an unbiased random policy), empty statistics, zero baseline."""
-        del key  # deterministic start: the policy's randomness is in act
+    def init(key, hp):
+        del key  # deterministic start: zero weights, an unbiased random policy
         return PolicyGradientState(
-            weights=jnp.zeros((self.n_features, self.head.n_out), jnp.float32),
-            obs_stats=running_stats((self.obs_dim,)),
-            baseline=self.baseline_cell.init_state(1),
+            weights=jnp.zeros((obs_dim + 1, decoder.n_outputs), jnp.float32),
+            obs_stats=running_stats((obs_dim,)),
+            baseline=baseline_cell.init_state(1),
             return_var=jnp.ones((), jnp.float32),
-            eta=jnp.asarray(self.config.eta, jnp.float32),
+            hp=dict(hp),
         )
 
-    def features(self, state: PolicyGradientState, obs: jax.Array) -> jax.Array:
-        """``[normalize(obs), 1]``: ``obs (..., obs_dim)`` -> ``(..., n_features)``."""
-        x = normalize(state.obs_stats, obs, self.config.obs_clip)
+    def features(state, obs):
+        """``[normalize(obs), 1]``: ``obs (..., obs_dim)`` -> ``(..., obs_dim + 1)``."""
+        x = normalize(state.obs_stats, obs, state.hp["obs_clip"])
         return jnp.concatenate([x, jnp.ones((*x.shape[:-1], 1), x.dtype)], axis=-1)
 
-    def act(self, state: PolicyGradientState, obs: jax.Array, key: jax.Array) -> jax.Array:
-        """Sample actions for ``obs (batch, obs_dim)``; returns the head's action array."""
-        return self.head.sample(self.features(state, obs) @ state.weights, key)
+    def begin(state, n_episodes):
+        return ()
 
-    def greedy(self, state: PolicyGradientState, obs: jax.Array) -> jax.Array:
-        """The most likely action (evaluation)."""
-        y = self.features(state, obs) @ state.weights
-        return self.head.sample(y, None)
+    def act(state, carry, obs, key):
+        y = features(state, obs) @ state.weights
+        return decoder.sample(y, key, state.hp["action_sigma"]), carry
 
-    def learn(self, state: PolicyGradientState, traj: Trajectory) -> tuple[PolicyGradientState, dict]:
-        """One update from a batch of padded episodes; returns the new state and metrics."""
-        alive = traj.alive
-        if alive.shape[1] != self.horizon:
-            raise ValueError(
-                f"traj: episodes padded to {alive.shape[1]} steps, the agent's horizon is {self.horizon}"
-            )
-        returns = _returns_to_go(traj.reward * alive, self.config.gamma) * alive
+    def greedy(state, carry, obs):
+        return decoder.greedy(features(state, obs) @ state.weights), carry
+
+    def observe(state, carry, transition):
+        return state, carry
+
+    def learn(state, carry, traj: Trajectory):
+        hp, alive = state.hp, traj.alive
+        returns = _returns_to_go(traj.reward * alive, hp["gamma"]) * alive
         # The baseline cell has one unit per time step: unit t learns the return expected
         # from step t. It sees the batch's mean return at each step reached by an episode.
         mu = state.baseline.mu[0]
         n_t = jnp.sum(alive, axis=0)
         mean_t = jnp.where(n_t > 0, jnp.sum(returns, axis=0) / jnp.maximum(n_t, 1.0), mu)
-        baseline = self.baseline_cell.step(self.baseline_cell.set(state.baseline, reward=mean_t[None]))
+        params = baseline_cell.params._replace(alpha=hp["baseline_alpha"])
+        baseline = baseline_cell.step(baseline_cell.set(state.baseline, reward=mean_t[None]), params=params)
         rpe = (returns - mu) * alive
         n_alive = jnp.maximum(jnp.sum(alive), 1.0)
-        a = self.config.baseline_alpha
+        a = hp["baseline_alpha"]
         return_var = (1.0 - a) * state.return_var + a * jnp.sum(rpe**2) / n_alive
         gain = rpe / jnp.sqrt(return_var + 1e-6)
-        x = self.features(state, traj.obs)
-        post = self.head.raw_post(x @ state.weights, traj.action)
+        x = features(state, traj.obs)
+        post = decoder.post(x @ state.weights, traj.action, hp["action_sigma"])
         episodes, steps = alive.shape
         flat = (episodes * steps, -1)
-        dw, _ = self.rule.update(None, x.reshape(flat), post.reshape(flat), gain.reshape(-1))
-        weights = apply_update(state.weights, state.eta * dw / episodes)
-        stats = update_stats(state.obs_stats, traj.obs.reshape(-1, self.obs_dim), alive.reshape(-1))
+        dw, _ = rule.update(None, x.reshape(flat), post.reshape(flat), gain.reshape(-1))
+        weights = apply_update(state.weights, hp["eta"] * dw / episodes)
+        stats = update_stats(state.obs_stats, traj.obs.reshape(-1, obs_dim), alive.reshape(-1))
         metrics = {
             "mean_abs_rpe": jnp.sum(jnp.abs(rpe), axis=1) / jnp.maximum(jnp.sum(alive, axis=1), 1.0),
-            "reward_prediction": mu[0],
+            "reward_prediction": jnp.broadcast_to(mu[0], (episodes,)),
         }
-        return PolicyGradientState(weights, stats, baseline, return_var, state.eta), metrics
+        return PolicyGradientState(weights, stats, baseline, return_var, hp), metrics
+
+    return Agent("pg", config, spec, init, begin, act, greedy, observe, learn)
 
 
-def _returns_to_go(rewards: jax.Array, gamma: float) -> jax.Array:
+def _returns_to_go(rewards: jax.Array, gamma) -> jax.Array:
     """``G_t = r_t + gamma G_t+1`` along the last axis."""
 
     def back(g, r):
@@ -197,67 +151,3 @@ def _returns_to_go(rewards: jax.Array, gamma: float) -> jax.Array:
 
     _, g = jax.lax.scan(back, jnp.zeros(rewards.shape[:-1]), jnp.moveaxis(rewards, -1, 0)[::-1])
     return jnp.moveaxis(g[::-1], 0, -1)
-
-
-def _error_cell_output(cell, output: str, y: jax.Array, **inputs: jax.Array) -> jax.Array:
-    """Step an error cell (modulator 1) over inputs shaped ``(..., n_out)`` like ``y`` and
-    return its ``output`` compartment in that shape: the leading axes are the cell's batch."""
-    flat = {name: value.reshape(-1, value.shape[-1]) for name, value in inputs.items()}
-    state = cell.set(cell.init_state(int(np.prod(y.shape[:-1]))), **flat)
-    return getattr(cell.step(state), output).reshape(y.shape)
-
-
-def _make_head(space, sigma: float, env: str) -> _Head:
-    if isinstance(space, gym.spaces.Discrete) and space.n == 2:
-        cell = BernoulliErrorCell("policy", 1, input_logits=True)
-
-        def sample(y, key):
-            if key is None:
-                return (y[..., 0] > 0).astype(jnp.int32)
-            return jax.random.bernoulli(key, jax.nn.sigmoid(y[..., 0])).astype(jnp.int32)
-
-        def raw_post(y, action):
-            return _error_cell_output(cell, "dp", y, p=y, target=action.astype(jnp.float32)[..., None])
-
-        start = int(space.start)
-        return _Head(1, sample, raw_post, lambda a: int(a) + start)
-    if isinstance(space, gym.spaces.Discrete) and space.n > 2:
-        n = int(space.n)
-        cell = CategoricalErrorCell("policy", n)
-
-        def sample(y, key):
-            if key is None:
-                return jnp.argmax(y, axis=-1).astype(jnp.int32)
-            return jax.random.categorical(key, y, axis=-1).astype(jnp.int32)
-
-        def raw_post(y, action):
-            return _error_cell_output(cell, "dlogits", y, logits=y, target=jax.nn.one_hot(action, n))
-
-        start = int(space.start)
-        return _Head(n, sample, raw_post, lambda a: int(a) + start)
-    if (
-        isinstance(space, gym.spaces.Box)
-        and np.all(np.isfinite(space.low))
-        and np.all(np.isfinite(space.high))
-    ):
-        n = int(np.prod(space.shape))
-        cell = GaussianErrorCell("policy", n, sigma=sigma**2)
-        low = jnp.asarray(space.low, jnp.float32).reshape(-1)
-        high = jnp.asarray(space.high, jnp.float32).reshape(-1)
-
-        def sample(y, key):
-            # The action carried through learning is the unsquashed draw u.
-            return y if key is None else y + sigma * jax.random.normal(key, y.shape)
-
-        def raw_post(y, action):
-            return _error_cell_output(cell, "dmu", y, mu=y, target=action)
-
-        def to_env(u):
-            squashed = low + (high - low) * (np.tanh(np.asarray(u)) + 1.0) / 2.0
-            return np.asarray(squashed, space.dtype).reshape(space.shape)
-
-        return _Head(n, sample, raw_post, to_env)
-    raise ValueError(
-        f"{env}: the pg agent cannot act in the action space {space}; "
-        "supported: Discrete, Box with finite bounds"
-    )

@@ -1,20 +1,75 @@
-"""The agents by name, for the train command."""
+"""The agents by name, and the tuned defaults per env (``agents/defaults.toml``).
+
+A new agent is one module (a config class deriving ``agents.contract.AgentConfig`` and a
+``build(spec, config) -> Agent``) plus one line in :data:`AGENTS`, or a call of
+:func:`register`.
+"""
 
 from __future__ import annotations
 
-from agents.actor_critic import ActorCriticAgent
-from agents.policy_gradient import PolicyGradientAgent
+import importlib.resources
+import tomllib
+from collections.abc import Callable
+from typing import NamedTuple
 
-__all__ = ["AGENTS", "make_agent"]
+from agents.actor_critic import ActorCriticConfig, actor_critic
+from agents.contract import Agent, AgentConfig, EnvSpec
+from agents.node_perturbation_rnn import NodePerturbationConfig, node_perturbation_rnn
+from agents.policy_gradient import PolicyGradientConfig, policy_gradient
 
-AGENTS = {
-    "pg": PolicyGradientAgent,
-    "ac": ActorCriticAgent,
+__all__ = ["AGENTS", "DEFAULT_AGENT", "Family", "env_defaults", "make_agent", "register"]
+
+
+class Family(NamedTuple):
+    """An agent family: its config class, its builder and one line saying what it is."""
+
+    config: type[AgentConfig]
+    build: Callable[[EnvSpec, AgentConfig], Agent]
+    summary: str
+
+
+AGENTS: dict[str, Family] = {
+    "pg": Family(PolicyGradientConfig, policy_gradient, "linear policy, REINFORCE by a three-factor rule"),
+    "ac": Family(ActorCriticConfig, actor_critic, "tile-coded actor-critic, TD RPE, predictive-coding world model"),
+    "np-rnn": Family(NodePerturbationConfig, node_perturbation_rnn, "recurrent LeakyNoiseCell net, node perturbation"),
 }
+DEFAULT_AGENT = "pg"
 
 
-def make_agent(name: str, observation_space, action_space, env: str = "env", horizon: int = 500):
-    """Build agent ``name`` for the given spaces and episode horizon (errors name the env)."""
+def register(name: str, config: type[AgentConfig], build: Callable[[EnvSpec, AgentConfig], Agent], summary=""):
+    """Add an agent family under ``name`` (the train command and ``Trainer`` find it)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name: expected a non-empty str, got {name!r}")
+    if not (isinstance(config, type) and issubclass(config, AgentConfig)):
+        raise TypeError(f"config: expected a subclass of agents.contract.AgentConfig, got {config!r}")
+    AGENTS[name] = Family(config, build, summary)
+
+
+def family(name: str) -> Family:
     if name not in AGENTS:
         raise ValueError(f"agent: unknown agent {name!r}; expected one of {sorted(AGENTS)}")
-    return AGENTS[name](observation_space, action_space, env=env, horizon=horizon)
+    return AGENTS[name]
+
+
+def make_agent(name: str, spec: EnvSpec, config: AgentConfig | None = None) -> Agent:
+    """Build agent ``name`` for ``spec`` (its default config unless given)."""
+    fam = family(name)
+    config = config if config is not None else fam.config()
+    if not isinstance(config, fam.config):
+        raise TypeError(f"config: agent {name!r} takes a {fam.config.__name__}, got {type(config).__name__}")
+    return fam.build(spec, config)
+
+
+def _load_defaults() -> dict:
+    text = importlib.resources.files("agents").joinpath("defaults.toml").read_text()
+    return tomllib.loads(text)
+
+
+def env_defaults(env_id: str) -> tuple[str, dict]:
+    """The tuned ``(agent, {hyperparameter: value})`` for ``env_id`` from ``defaults.toml``;
+    ``(DEFAULT_AGENT, {})`` for an env it does not list."""
+    entry = _load_defaults().get(env_id)
+    if entry is None:
+        return DEFAULT_AGENT, {}
+    agent = entry.get("agent", DEFAULT_AGENT)
+    return agent, dict(entry.get(agent, {}))

@@ -1,17 +1,15 @@
-"""Collecting episodes: the fully jitted rollout on a JAX-native env, and the Python loop
-on any Gymnasium env. Both return a :class:`agents.policy_gradient.Trajectory` padded to
-the env's time limit ``T`` with an ``alive`` mask, plus each episode's return and length.
+"""Collecting a batch of episodes and learning from it: the fully jitted rollout on a
+JAX-native env, and the Python loop on any Gymnasium env, both through the agent contract
+(``agents.contract``) alone.
 
-Randomness: the jitted path splits one key into per-step keys; the Python loop draws the
-agent's actions from per-step keys the same way and seeds every episode's env reset from
-``episode_seeds``, so both are reproducible and resumable from a checkpoint.
+One *update* runs ``E`` episodes in lock-step, each padded to the horizon ``T`` with an
+``alive`` mask, calling ``act`` and then ``observe`` after every env step and ``learn`` at
+the end (see ``agents.contract``). Both paths return ``(state, Batch)``.
 
-Online learners. An agent with ``online = True`` learns *while it acts*: it provides
-``begin(state, n) -> carry`` (its traces and running sums), ``observe(state, carry,
-transition) -> (state, carry)`` (one local update per env step, from a :class:`Transition`)
-and ``episode_metrics(carry) -> dict``. :func:`jax_rollout_online` and ``python_rollout(...,
-observe=...)`` call ``observe`` after every step, so the next action already comes from the
-updated weights.
+Randomness: ``key`` splits into a reset key and ``T`` step keys; each step key splits into
+the action key and the env key. The Python loop draws the agent's actions from the same
+action keys and seeds every episode's env reset from ``episode_seeds``, so both paths are
+reproducible and resumable from a checkpoint.
 """
 
 from __future__ import annotations
@@ -24,84 +22,66 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.policy_gradient import Trajectory
+from agents.contract import Agent, Trajectory, Transition
 from envs.checks import finite_rewards
 from envs.functional import env_reset, env_step
 
-__all__ = ["Transition", "jax_rollout", "jax_rollout_online", "python_rollout"]
+__all__ = ["Batch", "PythonLoop", "jax_rollout", "python_rollout"]
 
 
-class Transition(NamedTuple):
-    """One env step of a batch of ``E`` episodes, as an online learner sees it.
+class Batch(NamedTuple):
+    """What one update gives the loop: ``traj`` (padded, ``(E, T, ...)``), ``returns (E,)``,
+    ``lengths (E,)`` and the agent's per-episode ``metrics`` (name -> ``(E,)``)."""
 
-    ``obs (E, D)``, ``action (E,)``, ``reward (E,)``, ``next_obs (E, D)`` (the real next
-    observation, also at a time limit), ``terminated (E,)`` and ``truncated (E,)`` (0/1),
-    ``alive (E,)`` (0 for the padding after an episode ended).
+    traj: Trajectory
+    returns: jax.Array
+    lengths: jax.Array
+    metrics: dict
+
+
+def _summarise(traj: Trajectory, metrics: dict, xp=jnp) -> Batch:
+    returns = xp.sum(traj.reward * traj.alive, axis=1)
+    return Batch(traj, returns, xp.sum(traj.alive, axis=1), metrics)
+
+
+def jax_rollout(agent: Agent, state, key: jax.Array, n_episodes: int, *, learn: bool = True, greedy=False):
+    """``n_episodes`` episodes of ``agent.spec.jax_env`` in parallel, pure and jit-safe.
+
+    With ``learn`` the agent observes every step and learns at the end; without it the state
+    comes back unchanged (evaluation), and ``greedy`` takes the most likely actions.
+    Returns ``(state, Batch)``.
     """
-
-    obs: jax.Array
-    action: jax.Array
-    reward: jax.Array
-    next_obs: jax.Array
-    terminated: jax.Array
-    truncated: jax.Array
-    alive: jax.Array
-
-
-def _scan(agent, env, state, key: jax.Array, n_episodes: int, online: bool):
-    steps = env.max_episode_steps
+    env, spec = agent.spec.jax_env, agent.spec
     key_reset, key_steps = jax.random.split(key)
     env_states, obs = jax.vmap(lambda k: env_reset(env, k))(jax.random.split(key_reset, n_episodes))
+    carry = agent.begin(state, n_episodes)
 
-    def step(carry, key_t):
-        env_states, obs, alive, state, learner = carry
+    def step(loop, key_t):
+        env_states, obs, alive, state, carry = loop
         key_act, key_env = jax.random.split(key_t)
-        action = agent.act(state, obs, key_act)
+        if greedy:
+            action, carry = agent.greedy(state, carry, obs)
+        else:
+            action, carry = agent.act(state, carry, obs, key_act)
         env_states, ts = jax.vmap(lambda s, a, k: env_step(env, s, a, k))(
-            env_states, action, jax.random.split(key_env, n_episodes)
+            env_states, spec.bound(action), jax.random.split(key_env, n_episodes)
         )
-        if online:
+        if learn:
             f32 = jnp.float32
             transition = Transition(
-                obs,
-                action,
-                ts.reward,
-                ts.final_obs,
-                ts.terminated.astype(f32),
-                ts.truncated.astype(f32),
-                alive,
+                obs, action, ts.reward, ts.final_obs, ts.terminated.astype(f32), ts.truncated.astype(f32), alive
             )
-            state, learner = agent.observe(state, learner, transition)
-        record = (obs, action, ts.reward, alive)
+            state, carry = agent.observe(state, carry, transition)
         done = ts.terminated | ts.truncated
-        return (env_states, ts.obs, alive * (1.0 - done), state, learner), record
+        return (env_states, ts.obs, alive * (1.0 - done), state, carry), (obs, action, ts.reward, alive)
 
-    learner = agent.begin(state, n_episodes) if online else ()
-    init = (env_states, obs, jnp.ones((n_episodes,), jnp.float32), state, learner)
-    (_, _, _, state, learner), (o, a, r, alive) = jax.lax.scan(step, init, jax.random.split(key_steps, steps))
-    traj = Trajectory(*(jnp.swapaxes(x, 0, 1) for x in (o, a, r, alive)))
-    returns, lengths = jnp.sum(traj.reward * traj.alive, axis=1), jnp.sum(traj.alive, axis=1)
-    return traj, returns, lengths, state, learner
-
-
-def jax_rollout(agent, env, state, key: jax.Array, n_episodes: int):
-    """``n_episodes`` episodes of the JAX-native ``env`` in parallel, pure and jit-safe.
-
-    Returns ``(Trajectory (n_episodes, T, ...), returns (n_episodes,), lengths (n_episodes,))``.
-    The agent does not learn (for an online learner too).
-    """
-    traj, returns, lengths, _, _ = _scan(agent, env, state, key, n_episodes, online=False)
-    return traj, returns, lengths
-
-
-def jax_rollout_online(agent, env, state, key: jax.Array, n_episodes: int):
-    """As :func:`jax_rollout`, with an online learner updating after every step.
-
-    Returns ``(state, traj, returns, lengths, metrics)``, ``metrics`` from
-    ``agent.episode_metrics`` (arrays of shape ``(n_episodes,)``).
-    """
-    traj, returns, lengths, state, learner = _scan(agent, env, state, key, n_episodes, online=True)
-    return state, traj, returns, lengths, agent.episode_metrics(learner)
+    loop = (env_states, obs, jnp.ones((n_episodes,), jnp.float32), state, carry)
+    (_, _, _, new_state, carry), record = jax.lax.scan(step, loop, jax.random.split(key_steps, spec.horizon))
+    traj = Trajectory(*(jnp.swapaxes(x, 0, 1) for x in record))
+    if not learn:
+        return state, _summarise(traj, {})
+    new_state, metrics = agent.learn(new_state, carry, traj)
+    return new_state, _summarise(traj, metrics)
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -109,48 +89,58 @@ def _split_action_keys(key_steps: jax.Array, steps: int) -> jax.Array:
     return jax.vmap(lambda k: jax.random.split(k)[0])(jax.random.split(key_steps, steps))
 
 
-def _action_keys(key_steps: jax.Array, steps: int) -> list:
-    """The per-step action keys of :func:`jax_rollout`, as a list (no dispatch per step)."""
-    return list(_split_action_keys(key_steps, steps))
+class PythonLoop:
+    """The agent's functions jitted once, for :func:`python_rollout` over Gymnasium envs."""
+
+    def __init__(self, agent: Agent, *, greedy: bool = False):
+        self.agent = agent
+        spec = agent.spec
+
+        def act(state, carry, obs, key):
+            if greedy:
+                action, carry = agent.greedy(state, carry, obs)
+            else:
+                action, carry = agent.act(state, carry, obs, key)
+            return action, carry, spec.bound(action)
+
+        self.act = jax.jit(act)
+        self.begin = jax.jit(agent.begin, static_argnums=1)
+        self.observe = jax.jit(agent.observe)
+        self.learn = jax.jit(agent.learn)
 
 
-def python_rollout(agent, envs: list[gym.Env], state, key: jax.Array, episode_seeds, act=None, observe=None):
-    """One episode in each Gymnasium env of ``envs``, stepped in lock-step in Python.
-
-    ``act`` is a jitted ``agent.act`` (built once by the caller); each env is reset with
-    its seed from ``episode_seeds``. The action keys are derived from ``key`` exactly as in
-    :func:`jax_rollout`. Returns numpy arrays shaped like :func:`jax_rollout`'s.
-
-    With ``observe`` (a jitted ``agent.observe`` of an online learner) the agent learns after
-    every step and the result is :func:`jax_rollout_online`'s ``(state, traj, returns,
-    lengths, metrics)``.
-    """
-    act = act or jax.jit(agent.act)
-    n = len(envs)
-    steps = envs[0].spec.max_episode_steps
+def python_rollout(
+    loop: PythonLoop, envs: list[gym.Env], state, key: jax.Array, episode_seeds, *, learn: bool = True
+):
+    """One episode in each Gymnasium env of ``envs``, stepped in lock-step in Python, each
+    reset with its seed from ``episode_seeds``. Same semantics and keys as
+    :func:`jax_rollout`; returns ``(state, Batch)`` with numpy arrays."""
+    agent, n = loop.agent, len(envs)
+    steps, to_env = agent.spec.horizon, agent.spec.to_env
     pairs = zip(envs, episode_seeds, strict=True)
     obs = np.stack([np.asarray(env.reset(seed=int(seed))[0], np.float32) for env, seed in pairs])
     alive = np.ones(n, np.float32)
-    learner = agent.begin(state, n) if observe is not None else None
+    carry = loop.begin(state, n)
+    new_state = state
     record = {"obs": [], "action": [], "reward": [], "alive": []}
-    # All action keys in one call (as jax_rollout derives them), then one act call per step.
     _, key_steps = jax.random.split(key)
-    act_keys = _action_keys(key_steps, steps)
+    act_keys = list(_split_action_keys(key_steps, steps))  # all at once: no dispatch per step
     for t in range(steps):
-        action = np.asarray(act(state, obs, act_keys[t]))
+        action, carry, bounded = loop.act(new_state, carry, obs, act_keys[t])
+        action, bounded = np.asarray(action), np.asarray(bounded)
         rewards = np.zeros(n, np.float32)
         ends = np.zeros((2, n), np.float32)  # terminated, truncated
         next_obs, next_alive = obs.copy(), alive.copy()
         for i in np.flatnonzero(alive):
-            o, r, terminated, truncated, _ = envs[i].step(agent.head.to_env(action[i]))
+            o, r, terminated, truncated, _ = envs[i].step(to_env(bounded[i]))
             rewards[i] = finite_rewards(envs[i], r)
             next_obs[i] = o
             ends[:, i] = terminated, truncated
             if terminated or truncated:
                 next_alive[i] = 0.0
-        if observe is not None:
+        if learn:
             transition = Transition(obs, action, rewards, next_obs, ends[0], ends[1], alive)
-            state, learner = observe(state, learner, transition)
+            new_state, carry = loop.observe(new_state, carry, transition)
         for name, value in (("obs", obs), ("action", action), ("reward", rewards), ("alive", alive)):
             record[name].append(value)
         obs, alive = next_obs, next_alive
@@ -160,11 +150,10 @@ def python_rollout(agent, envs: list[gym.Env], state, key: jax.Array, episode_se
     pad = steps - arrays["obs"].shape[1]
     if pad:
         arrays = {
-            k: np.concatenate([v, np.zeros((n, pad, *v.shape[2:]), v.dtype)], axis=1)
-            for k, v in arrays.items()
+            k: np.concatenate([v, np.zeros((n, pad, *v.shape[2:]), v.dtype)], axis=1) for k, v in arrays.items()
         }
     traj = Trajectory(arrays["obs"], arrays["action"], arrays["reward"], arrays["alive"])
-    returns, lengths = np.sum(traj.reward * traj.alive, axis=1), np.sum(traj.alive, axis=1)
-    if observe is not None:
-        return state, traj, returns, lengths, agent.episode_metrics(learner)
-    return traj, returns, lengths
+    if not learn:
+        return state, _summarise(traj, {}, np)
+    new_state, metrics = loop.learn(new_state, carry, jax.tree.map(jnp.asarray, traj))
+    return new_state, _summarise(traj, jax.tree.map(np.asarray, metrics), np)

@@ -1,233 +1,231 @@
-"""Training runs: batches of episodes, local learning, metrics, checkpoints, resume.
+"""Training runs: batches of episodes, local learning, metrics, checkpoints, exact resume.
 
-A run writes to its own folder:
+:class:`TrainConfig` says what a run does, the agent's hyperparameters included;
+:class:`Trainer` runs it into a run folder (``agents.run_folder``). Update ``u`` uses the key
+``fold_in(key(seed), u)`` and, on the Python path, resets env ``i`` with a seed derived from
+``(seed, u, i)``: a run resumed from its checkpoint ends with the same weights and metrics as
+one that never stopped.
 
-- ``config.json``: the :class:`TrainConfig` it ran with;
-- ``metrics.csv``: one row per episode (episode, steps, return, mean |RPE|, reward
-  prediction);
-- ``checkpoint.pkl``: the agent's state, the metrics so far and the update count, written
-  atomically (a temporary file, then ``os.replace``) after every ``checkpoint_every``
-  updates and at the end, so a kill never leaves a corrupt checkpoint;
-- ``learning_curve.png`` and ``rpe.png`` at the end.
-
-Update ``u`` uses the key ``fold_in(key(seed), u)`` and, on the Python path, resets env
-``i`` with a seed derived from ``(seed, u, i)``: a run resumed from its checkpoint ends with
-the same weights and metrics as one that never stopped.
-
-Paths: ``"jit"`` rolls out a JAX-native twin of the env (``envs.JAX_ENVS``) and runs
-``updates_per_call`` updates (rollouts and learning) in one compiled ``lax.scan``
-(``agents.jit_training``), writing the metrics after each call; ``"python"`` steps
-Gymnasium envs in Python and learns with the same jitted ``learn``; ``"auto"`` picks
-``"jit"`` when a twin exists.
+Paths: ``"jit"`` rolls out the env's JAX-native twin and runs ``updates_per_call`` updates in
+one compiled ``lax.scan`` (``agents.jit_training``); ``"python"`` steps Gymnasium envs in
+Python (``agents.rollout.python_rollout``); ``"auto"`` picks ``"jit"`` when a twin exists.
+Both are runners with one interface, ``run(state, keys, update, n) -> (state, metrics)``,
+over a state with a leading member axis.
 
 Populations (jit path): ``population`` members with seeds ``seed, seed + 1, ...`` and, with
-``sweep``, per-member values of hyperparameters that are leaves of the agent's state (``pg``:
-``eta``), trained by ``vmap`` in one program and sharded over all visible devices when the
-population divides evenly (``agents.population``). Each member gets
-``metrics-member<k>.csv``; ``summary.csv`` holds one row per member. The run stops when
-every member is solved or the budget is spent.
+``sweep``, per-member values of any numeric hyperparameter, trained by ``vmap`` in one
+program and sharded over all visible devices when the population divides evenly.
+
+Stopping. A run stops when solved, out of budget, or asked: ``SIGINT`` (Ctrl-C) or
+``SIGTERM`` at any moment. The loop only ever holds a consistent ``(state, update,
+metrics)``; a stop request lets the current call finish, saves that, and returns with
+``interrupted``. A second request, or one that comes before the first update has finished
+(while compiling), ends the process at once (exit status 130), keeping the last
+checkpoint, which is always whole.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
 import os
-import pathlib
-import pickle
-import tempfile
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable
 
-import gymnasium as gym
 import jax
-import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from agents.contract import Agent, AgentConfig
+from agents.env_spec import make_env_spec
 from agents.jit_training import make_train
+from agents.plots import plot_run
 from agents.population import init_population, population_keys, shard_population, unstack
-from agents.registry import AGENTS, make_agent
-from agents.rollout import python_rollout
-from envs.registry import JAX_ENVS
+from agents.registry import AGENTS, env_defaults, family, make_agent
+from agents.rollout import PythonLoop, python_rollout
+from agents.run_folder import RunFolder, episode_rows, solved_at
+from envs.gym_ids import make_gym_env
 
-__all__ = ["METRIC_FIELDS", "TrainConfig", "Trainer", "load_checkpoint", "solved_threshold"]
+__all__ = ["PATHS", "RESUMABLE_CHANGES", "TrainConfig", "Trainer", "resolve_config"]
 
-METRIC_FIELDS = ("episode", "steps", "return", "mean_abs_rpe", "reward_prediction")
 PATHS = ("auto", "jit", "python")
-CHECKPOINT = "checkpoint.pkl"
+# Fields a resumed run may change: they set the budget and bookkeeping, not the results.
+RESUMABLE_CHANGES = ("episodes", "stop_when_solved", "checkpoint_every", "updates_per_call", "out")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """What a run does. ``episodes`` is the budget; a run stops early once solved."""
+    """What a run does; validated when built. ``episodes`` is the budget; a run stops early
+    once solved. ``agent=None`` takes the env's tuned entry in ``agents/defaults.toml``;
+    ``agent_config=None`` the tuned values there, else the agent's defaults (see
+    :func:`resolve_config`). ``sweep``: ``((name, (value per member, ...)), ...)``."""
 
-    agent: str = "pg"
+    agent: str | None = None
     env: str = "CartPole-v1"
+    agent_config: AgentConfig | None = None
     seed: int = 0
     episodes: int = 5000
     num_envs: int = 8
     path: str = "auto"
-    out: str = "runs/pg-CartPole-v1"
+    out: str = "runs/run"
     checkpoint_every: int = 25
     stop_when_solved: bool = True
     solved_window: int = 100
     population: int = 1
-    sweep: tuple = ()  # ((name, (value per member, ...)), ...)
+    sweep: tuple = ()
     updates_per_call: int = 25
 
+    def __post_init__(self):
+        if self.agent is not None and self.agent not in AGENTS:
+            raise ValueError(f"agent: unknown agent {self.agent!r}; expected one of {sorted(AGENTS)}")
+        if self.path not in PATHS:
+            raise ValueError(f"path: expected one of {list(PATHS)}, got {self.path!r}")
+        for name in ("num_envs", "episodes", "checkpoint_every", "population", "updates_per_call", "solved_window"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed: expected an int >= 0, got {self.seed!r}")
+        for name, values in self.sweep:
+            if len(values) != self.population:
+                raise ValueError(f"sweep: {name} has {len(values)} values for a population of {self.population}")
+        if self.agent is not None and self.agent_config is not None:
+            expected = AGENTS[self.agent].config
+            if not isinstance(self.agent_config, expected):
+                raise TypeError(f"agent_config: agent {self.agent!r} takes a {expected.__name__}")
 
-def solved_threshold(env_id: str) -> float | None:
-    """The env's solved score (mean return over ``solved_window`` episodes), if it has one."""
-    if env_id in JAX_ENVS and hasattr(JAX_ENVS[env_id], "reward_threshold"):
-        return float(JAX_ENVS[env_id].reward_threshold)
-    threshold = gym.spec(env_id).reward_threshold
-    return None if threshold is None else float(threshold)
+    def as_dict(self) -> dict:
+        """JSON-able: what ``config.json`` records."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["agent_config"] = None if self.agent_config is None else self.agent_config.as_dict()
+        d["sweep"] = [[name, list(values)] for name, values in self.sweep]
+        return d
 
 
-def _atomic_write(path: pathlib.Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def resolve_config(config: TrainConfig, overrides: dict | None = None) -> TrainConfig:
+    """``config`` with ``agent`` and ``agent_config`` filled in: the env's entry in
+    ``agents/defaults.toml`` (when ``agent`` is None or the entry's own agent), then
+    ``overrides`` (``{name: text or value}``, e.g. from ``--set``) on top."""
+    tuned_agent, tuned = env_defaults(config.env)
+    agent = config.agent or tuned_agent
+    fam = family(agent)
+    if config.agent_config is not None:
+        base = config.agent_config
+    else:
+        base = fam.config.from_strings(tuned if agent == tuned_agent else {})
+    agent_config = fam.config.from_strings(overrides or {}, base=base)
+    return dataclasses.replace(config, agent=agent, agent_config=agent_config)
 
 
 def _episode_seed(seed: int, update: int, env_index: int) -> int:
     return int(np.random.SeedSequence([seed, update, env_index]).generate_state(1)[0])
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a checkpoint: ``config`` (dict), ``update``, ``state`` (jax arrays), ``metrics``."""
-    with open(path, "rb") as f:
-        ckpt = pickle.load(f)
-    ckpt["state"] = jax.tree.map(jnp.asarray, ckpt["state"])
-    return ckpt
+class _JitRunner:
+    """Chunks of ``n`` updates in one vmapped, jitted program (one compile per size)."""
+
+    def __init__(self, agent: Agent, num_envs: int):
+        self.agent, self.num_envs, self.chunks = agent, num_envs, {}
+
+    def run(self, state, keys, update: int, n: int):
+        if n not in self.chunks:
+            train = make_train(self.agent, self.num_envs, n)
+            self.chunks[n] = jax.jit(jax.vmap(train, in_axes=(0, 0, None)))
+        state, metrics = self.chunks[n](state, keys, update)
+        return state, jax.tree.map(np.asarray, metrics)  # (population, n, num_envs)
+
+
+class _PythonRunner:
+    """One update at a time, Gymnasium envs stepped in Python (a population of one)."""
+
+    def __init__(self, agent: Agent, num_envs: int, seed: int):
+        self.loop = PythonLoop(agent)
+        self.envs = [make_gym_env(agent.spec.env_id) for _ in range(num_envs)]
+        self.seed = seed
+
+    def run(self, state, keys, update: int, n: int):
+        seeds = [_episode_seed(self.seed, update, i) for i in range(len(self.envs))]
+        member, batch = python_rollout(
+            self.loop, self.envs, unstack(state, 0), jax.random.fold_in(keys[0], update), seeds
+        )
+        metrics = {"returns": batch.returns, "lengths": batch.lengths, **batch.metrics}
+        return jax.tree.map(lambda x: x[None], member), {k: np.asarray(v)[None, None] for k, v in metrics.items()}
+
+
+class _StopRequests:
+    """SIGINT/SIGTERM while a run is going: the first asks the loop to stop at the next
+    consistent point; a second, or any before the first update finished, exits at once."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.started = False
+        self.previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        if self.event.is_set() or not self.started:
+            sys.stderr.write("\nstopped; the last checkpoint is kept. Resume: the same command with --resume\n")
+            sys.stderr.flush()
+            os._exit(130)
+        self.event.set()
+        sys.stderr.write("\nstopping after the current call (Ctrl-C again to quit at once)...\n")
+        sys.stderr.flush()
 
 
 class Trainer:
-    """Runs one :class:`TrainConfig`; ``run()`` returns the final state and metrics."""
+    """Runs one :class:`TrainConfig`; ``run()`` returns the final state and metrics.
 
-    def __init__(self, config: TrainConfig):
-        if config.agent not in AGENTS:
-            raise ValueError(f"agent: unknown agent {config.agent!r}; expected one of {sorted(AGENTS)}")
-        if config.path not in PATHS:
-            raise ValueError(f"path: expected one of {list(PATHS)}, got {config.path!r}")
-        for name in ("num_envs", "episodes", "checkpoint_every", "population", "updates_per_call"):
-            if getattr(config, name) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(config, name)}")
-        for name, values in config.sweep:
-            if len(values) != config.population:
-                raise ValueError(
-                    f"sweep: {name} has {len(values)} values for a population of {config.population}"
-                )
+    Everything is checked here, before anything is written: the env, the agent, its
+    hyperparameters, the sweep."""
+
+    def __init__(self, config: TrainConfig, overrides: dict | None = None):
+        config = resolve_config(config, overrides)
         self.config = config
-        probe = gym.make(config.env)
-        horizon = probe.spec.max_episode_steps if probe.spec and probe.spec.max_episode_steps else None
-        if horizon is None:
-            raise ValueError(
-                f"env: {config.env} has no time limit; agents here need episodes of bounded length"
-            )
-        self.agent = make_agent(
-            config.agent, probe.observation_space, probe.action_space, env=config.env, horizon=horizon
-        )
-        probe.close()
+        self.spec = make_env_spec(config.env)
+        self.agent = make_agent(config.agent, self.spec, config.agent_config)
         path = config.path
         if path == "auto":
-            path = "jit" if config.env in JAX_ENVS else "python"
-        if path == "jit" and config.env not in JAX_ENVS:
-            raise ValueError(
-                f"path: no JAX-native twin of {config.env}; use --path python (twins: {sorted(JAX_ENVS)})"
-            )
-        self.path = path
+            path = "jit" if self.spec.jax_env is not None else "python"
+        if path == "jit" and self.spec.jax_env is None:
+            raise ValueError(f"path: {config.env} has no JAX-native twin; use --path python")
         if config.population > 1 and path != "jit":
-            raise ValueError(
-                "population: populations train on the jitted path (an env with a JAX-native twin)"
-            )
-        self.threshold = solved_threshold(config.env)
-        self.out = pathlib.Path(config.out)
-        self._update = self._build_update()
-
-    def _build_update(self) -> Callable | None:
-        agent, n = self.agent, self.config.num_envs
-        if self.path == "jit":
-            self._env = JAX_ENVS[self.config.env]()
-            self._chunks = {}
-            return None
-        envs = [gym.make(self.config.env) for _ in range(n)]
-        act = jax.jit(agent.act)
-        if getattr(agent, "online", False):
-            observe = jax.jit(agent.observe)
-
-            def update(state, key, u):
-                seeds = [_episode_seed(self.config.seed, u, i) for i in range(n)]
-                state, _, returns, lengths, metrics = python_rollout(
-                    agent, envs, state, key, seeds, act=act, observe=observe
-                )
-                return state, returns, lengths, metrics
-
-            return update
-        learn = jax.jit(agent.learn)
-
-        def update(state, key, u):
-            seeds = [_episode_seed(self.config.seed, u, i) for i in range(n)]
-            traj, returns, lengths = python_rollout(agent, envs, state, key, seeds, act=act)
-            state, metrics = learn(state, jax.tree.map(jnp.asarray, traj))
-            return state, returns, lengths, metrics
-
-        return update
-
-    def _chunk(self, n_updates: int) -> Callable:
-        """The jitted, population-vmapped program of ``n_updates`` updates (one per size)."""
-        if n_updates not in self._chunks:
-            train = make_train(self.agent, self._env, self.config.num_envs, n_updates)
-            self._chunks[n_updates] = jax.jit(jax.vmap(train, in_axes=(0, 0, None)))
-        return self._chunks[n_updates]
+            raise ValueError("population: populations train on the jitted path (an env with a JAX-native twin)")
+        self.path = path
+        self.threshold = self.spec.reward_threshold
+        self.folder = RunFolder(config.out)
+        self.out = self.folder.path
+        self.initial_state = init_population(self.agent, self.seeds, dict(config.sweep))  # checks the sweep
+        if path == "jit":
+            self.runner = _JitRunner(self.agent, config.num_envs)
+        else:
+            self.runner = _PythonRunner(self.agent, config.num_envs, config.seed)
 
     @property
     def seeds(self) -> list[int]:
         return [self.config.seed + k for k in range(self.config.population)]
 
-    # ------------------------------------------------------------------ run files
-    def _save(self, state, update: int, rows: list[list[dict]]) -> None:
-        """``rows[k]``: member k's episodes. A population of one is stored unstacked."""
-        single = self.config.population == 1
-        ckpt = {
-            "format": 2,
-            "config": dataclasses.asdict(self.config),
-            "update": update,
-            "state": jax.tree.map(np.asarray, unstack(state, 0) if single and self.path == "jit" else state),
-            "metrics": rows[0] if single else rows,
-        }
-        _atomic_write(self.out / CHECKPOINT, pickle.dumps(ckpt))
-        if single:
-            _atomic_write(self.out / "metrics.csv", _csv(rows[0]).encode())
-            return
-        for k, member_rows in enumerate(rows):
-            _atomic_write(self.out / f"metrics-member{k}.csv", _csv(member_rows).encode())
-        summary = self.summary(rows)
-        _atomic_write(self.out / "summary.csv", _csv(summary, fields=list(summary[0])).encode())
-
+    # ------------------------------------------------------------------ bookkeeping
     def summary(self, rows: list[list[dict]]) -> list[dict]:
+        """One row per member: seed, swept values, episodes, final mean, solved episode."""
         w = self.config.solved_window
         summary = []
         for k, member_rows in enumerate(rows):
             row = {"member": k, "seed": self.seeds[k]}
             row.update({name: values[k] for name, values in self.config.sweep})
             row["episodes"] = len(member_rows)
-            row[f"final_mean_{w}"] = (
-                float(np.mean([r["return"] for r in member_rows[-w:]])) if member_rows else ""
-            )
-            solved_at = _solved_at(member_rows, self.threshold, w)
-            row["solved_at"] = "" if solved_at is None else solved_at
+            row[f"final_mean_{w}"] = float(np.mean([r["return"] for r in member_rows[-w:]])) if member_rows else ""
+            at = solved_at(member_rows, self.threshold, w)
+            row["solved_at"] = "" if at is None else at
             summary.append(row)
         return summary
 
@@ -237,11 +235,29 @@ class Trainer:
             return False
         return float(np.mean([r["return"] for r in rows[-w:]])) >= self.threshold
 
+    def _resume(self) -> tuple:
+        """``(state, update, rows)`` from the checkpoint, refusing one of another config."""
+        state, meta = self.folder.load(self.initial_state, agent=self.agent.name)
+        saved, now = meta["config"], self.config.as_dict()
+        differ = _differences(saved, now)
+        if differ:
+            raise ValueError(
+                f"resume: {self.folder.checkpoint} was written with a different configuration "
+                f"({'; '.join(differ)}); use another --out or the same settings"
+            )
+        return state, meta["update"], meta["metrics"]
+
+    def _save(self, state, update: int, rows: list[list[dict]]) -> None:
+        self.folder.save(state, agent=self.agent.name, config=self.config.as_dict(), update=update, rows=rows)
+        if self.config.population > 1:
+            self.folder.write_summary(self.summary(rows))
+
+    # ------------------------------------------------------------------ the loop
     def run(self, *, resume: bool = False, progress: bool = True, stop_after: int | None = None) -> dict:
-        """Train until solved or out of episodes.
+        """Train until solved or out of episodes (or stopped; see the module docstring).
 
         Args:
-          resume: continue from ``out/checkpoint.pkl`` if it exists.
+          resume: continue from ``out/checkpoint.npz`` if it exists.
           progress: show a tqdm bar (episodes, return, mean |RPE|).
           stop_after: stop (as if interrupted) after this many updates; for tests.
 
@@ -251,25 +267,47 @@ class Trainer:
           ``solved_at`` are lists over members.
         """
         config, population = self.config, self.config.population
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-        if self.path == "jit":
-            state = init_population(self.agent, self.seeds, dict(config.sweep))
-        else:
-            state = self.agent.init(jax.random.key(config.seed))
-        update, rows = 0, [[] for _ in range(population)]
-        if resume and (self.out / CHECKPOINT).exists():
-            ckpt = load_checkpoint(self.out / CHECKPOINT)
-            if ckpt["config"] != dataclasses.asdict(config):
-                raise ValueError(f"resume: {self.out / CHECKPOINT} was written by a different configuration")
-            state, update = ckpt["state"], ckpt["update"]
-            rows = [ckpt["metrics"]] if population == 1 else ckpt["metrics"]
-            if population == 1 and self.path == "jit":
-                state = jax.tree.map(lambda x: x[None], state)
+        state, update, rows = self.initial_state, 0, [[] for _ in range(population)]
+        if resume and self.folder.checkpoint.exists():
+            state, update, rows = self._resume()
+        self.folder.prepare(config.as_dict())
         keys = population_keys(self.seeds)
         if self.path == "jit" and len(jax.devices()) > 1 and population % len(jax.devices()) == 0:
             state, keys = shard_population((state, keys))
-        start, interrupted = time.perf_counter(), False
+        result = {"state": state, "update": update, "rows": rows, "interrupted": False}
+        start = time.perf_counter()
+        with _StopRequests() as stop:
+            if threading.current_thread() is threading.main_thread():
+                worker = threading.Thread(
+                    target=self._loop, args=(result, keys, stop, progress, stop_after), daemon=True
+                )
+                worker.start()
+                while worker.is_alive():
+                    worker.join(0.1)
+            else:
+                self._loop(result, keys, stop, progress, stop_after)
+        if "error" in result:
+            raise result["error"]
+        state, rows = result["state"], result["rows"]
+        self._save(state, result["update"], rows)
+        if not result["interrupted"]:
+            for k, member_rows in enumerate(rows):
+                suffix = "" if population == 1 else f"-member{k}"
+                plot_run(self.out, member_rows, self.threshold, config.solved_window, suffix=suffix)
+        at = [solved_at(r, self.threshold, config.solved_window) for r in rows]
+        single = population == 1
+        return {
+            "state": unstack(state, 0) if single else state,
+            "metrics": rows[0] if single else rows,
+            "solved_at": at[0] if single else at,
+            "seconds": time.perf_counter() - start,
+            "interrupted": result["interrupted"],
+        }
+
+    def _loop(self, result: dict, keys, stop: _StopRequests, progress: bool, stop_after: int | None) -> None:
+        """The update loop; keeps ``result`` a consistent ``(state, update, rows)`` at all times."""
+        config, population = self.config, self.config.population
+        rows = result["rows"]
         bar = tqdm(
             total=config.episodes,
             initial=len(rows[0]),
@@ -277,52 +315,36 @@ class Trainer:
             disable=not progress,
             desc=f"{config.agent} {config.env}" + (f" x{population}" if population > 1 else ""),
         )
-
-        def finished() -> bool:
-            out_of_budget = len(rows[0]) >= config.episodes
-            return out_of_budget or (config.stop_when_solved and all(self.solved(r) for r in rows))
-
         try:
-            while not finished():
-                if stop_after is not None and update >= stop_after:
-                    interrupted = True
-                    break
+            while not self._finished(rows):
+                if stop.event.is_set() or (stop_after is not None and result["update"] >= stop_after):
+                    result["interrupted"] = True
+                    return
+                update = result["update"]
                 n = self._updates_this_call(update, len(rows[0]), stop_after)
-                if self.path == "jit":
-                    state, metrics = self._chunk(n)(state, keys, update)
-                    metrics = jax.tree.map(np.asarray, metrics)  # (population, n, num_envs)
-                    for k in range(population):
-                        for i in range(n):
-                            member = {name: value[k, i] for name, value in metrics.items()}
-                            rows[k].extend(_rows(len(rows[k]), member["returns"], member["lengths"], member))
-                else:
-                    state, returns, lengths, metrics = self._update(
-                        state, jax.random.fold_in(keys[0], update), update
-                    )
-                    rows[0].extend(_rows(len(rows[0]), returns, lengths, metrics))
-                before, update = bar.n, update + n
-                bar.update(len(rows[0]) - before)
+                state, metrics = self.runner.run(result["state"], keys, update, n)
+                new_rows = [list(r) for r in rows]
+                for k in range(population):
+                    for i in range(n):
+                        member = {name: value[k, i] for name, value in metrics.items()}
+                        returns, lengths = member.pop("returns"), member.pop("lengths")
+                        new_rows[k].extend(episode_rows(len(new_rows[k]), returns, lengths, member))
+                # Commit: one assignment, so the state never runs ahead of its metrics.
+                result.update(state=state, update=update + n, rows=new_rows)
+                rows = new_rows
+                stop.started = True
+                bar.update(len(rows[0]) - bar.n)
                 bar.set_postfix(self._postfix(rows))
-                if update % config.checkpoint_every == 0:
-                    self._save(state, update, rows)
-        except KeyboardInterrupt:
-            interrupted = True
+                if result["update"] % config.checkpoint_every == 0:
+                    self._save(state, result["update"], rows)
+        except Exception as error:  # reported by run() in the calling thread
+            result["error"] = error
         finally:
             bar.close()
-        self._save(state, update, rows)
-        if not interrupted:
-            for k, member_rows in enumerate(rows):
-                name = "" if population == 1 else f"-member{k}"
-                _plot(self.out, member_rows, self.threshold, config.solved_window, suffix=name)
-        solved_at = [_solved_at(r, self.threshold, config.solved_window) for r in rows]
-        single = population == 1
-        return {
-            "state": unstack(state, 0) if single and self.path == "jit" else state,
-            "metrics": rows[0] if single else rows,
-            "solved_at": solved_at[0] if single else solved_at,
-            "seconds": time.perf_counter() - start,
-            "interrupted": interrupted,
-        }
+
+    def _finished(self, rows: list[list[dict]]) -> bool:
+        out_of_budget = len(rows[0]) >= self.config.episodes
+        return out_of_budget or (self.config.stop_when_solved and all(self.solved(r) for r in rows))
 
     def _updates_this_call(self, update: int, episodes_done: int, stop_after: int | None) -> int:
         """Updates in the next call: one on the Python path; on the jitted path up to
@@ -338,80 +360,24 @@ class Trainer:
 
     def _postfix(self, rows: list[list[dict]]) -> dict:
         last = [r[-self.config.num_envs :] for r in rows]
-        return {
+        postfix = {
             "return": f"{np.mean([x['return'] for r in last for x in r]):.1f}",
             "avg100": f"{np.mean([np.mean([x['return'] for x in r[-100:]]) for r in rows]):.1f}",
-            "|rpe|": f"{np.mean([x['mean_abs_rpe'] for r in last for x in r]):.3f}",
         }
+        if "mean_abs_rpe" in rows[0][-1]:
+            postfix["|rpe|"] = f"{np.mean([x['mean_abs_rpe'] for r in last for x in r]):.3f}"
+        return postfix
 
 
-def _rows(first: int, returns, lengths, metrics) -> list[dict]:
-    returns, lengths = np.asarray(returns), np.asarray(lengths)
-    rpe = np.broadcast_to(np.asarray(metrics["mean_abs_rpe"]), returns.shape)
-    mu = np.broadcast_to(np.asarray(metrics["reward_prediction"]), returns.shape)
-    return [
-        {
-            "episode": first + i + 1,
-            "steps": int(lengths[i]),
-            "return": float(returns[i]),
-            "mean_abs_rpe": float(rpe[i]),
-            "reward_prediction": float(mu[i]),
-        }
-        for i in range(len(returns))
-    ]
-
-
-def _csv(rows: list[dict], fields=METRIC_FIELDS) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
-def _solved_at(rows: list[dict], threshold: float | None, window: int) -> int | None:
-    if threshold is None or len(rows) < window:
-        return None
-    returns = np.asarray([r["return"] for r in rows])
-    means = np.convolve(returns, np.ones(window) / window, mode="valid")
-    hits = np.flatnonzero(means >= threshold)
-    return int(hits[0] + window) if hits.size else None
-
-
-def _plot(
-    out: pathlib.Path, rows: list[dict], threshold: float | None, window: int, suffix: str = ""
-) -> None:
-    if not rows:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    episode = np.asarray([r["episode"] for r in rows])
-    returns = np.asarray([r["return"] for r in rows])
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(episode, returns, lw=0.5, alpha=0.5, label="return")
-    if len(returns) >= window:
-        ax.plot(
-            episode[window - 1 :],
-            np.convolve(returns, np.ones(window) / window, mode="valid"),
-            label=f"mean of {window}",
-        )
-    if threshold is not None:
-        ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"solved ({threshold:g})")
-    ax.set_xlabel("episode")
-    ax.set_ylabel("return")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / f"learning_curve{suffix}.png", dpi=110)
-    plt.close(fig)
-    fig, (ax_rpe, ax_mu) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
-    ax_rpe.plot(episode, [r["mean_abs_rpe"] for r in rows], lw=0.8)
-    ax_rpe.set_ylabel("mean |RPE|")
-    ax_mu.plot(episode, [r["reward_prediction"] for r in rows], lw=0.8, color="tab:orange")
-    ax_mu.set_ylabel("reward prediction")
-    ax_mu.set_xlabel("episode")
-    fig.tight_layout()
-    fig.savefig(out / f"rpe{suffix}.png", dpi=110)
-    plt.close(fig)
+def _differences(saved: dict, now: dict) -> list[str]:
+    """``"name: saved -> now"`` for every field that differs (agent hyperparameters by name)."""
+    differ = []
+    for name in sorted(set(saved) | set(now)):
+        if name in RESUMABLE_CHANGES:
+            continue
+        a, b = saved.get(name), now.get(name)
+        if isinstance(a, dict) and isinstance(b, dict):
+            differ += [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            differ.append(f"{name}: {a!r} -> {b!r}")
+    return differ

@@ -1,11 +1,27 @@
-"""What the command-line scripts share: a parser whose errors are one line, and tables."""
+"""What the command-line scripts share: a parser whose errors are one line, tables, and the
+``rpe`` console command that dispatches to the scripts (``rpe train ...``, ``rpe evaluate
+...``)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import pathlib
 import sys
 
-__all__ = ["OneLineParser", "format_table"]
+__all__ = ["COMMANDS", "OneLineParser", "format_table", "main", "run_command"]
+
+# rpe <command>: the script module that runs it, and what it does.
+COMMANDS = {
+    "train": ("train", "train an agent on an env; write a run folder"),
+    "evaluate": ("evaluate", "evaluate a checkpoint on the real Gymnasium env"),
+    "bandit": ("bandit_rpe", "RewardErrorCells on a two-armed bandit with a reversal"),
+    "conditioning": ("conditioning_rpe", "classical conditioning: the RPE moves from reward to cue"),
+    "benchmark": ("benchmark", "speed and memory table of the default agent"),
+    "benchmark-cells": ("benchmark_cells", "per-step cost of every cell"),
+    "benchmark-learning": ("benchmark_learning", "every agent on its tasks, seeds 0-4"),
+    "soak": ("soak", "10^6 env steps: finiteness and resident memory"),
+}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -24,3 +40,31 @@ def format_table(rows: list[dict], float_format: str = "{:.3f}") -> str:
     lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(lines)
+
+
+def run_command(main, argv=None) -> None:
+    """Run a script's ``main``; Ctrl-C before its run started ends it with one line, status 130."""
+    try:
+        main(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        raise SystemExit(130) from None
+
+
+def main(argv=None) -> None:
+    """``rpe COMMAND [ARGS...]``: the console command (see :data:`COMMANDS`)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    listing = "\n".join(f"  {name:<20} {text}" for name, (_, text) in COMMANDS.items())
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"usage: rpe COMMAND [ARGS...]   (rpe COMMAND --help for its arguments)\n\ncommands:\n{listing}")
+        return
+    if argv[0] not in COMMANDS:
+        sys.stderr.write(f"rpe: error: unknown command {argv[0]!r}; expected one of {', '.join(COMMANDS)}\n")
+        raise SystemExit(2)
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    run_command(module.main, argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """Evaluate a trained agent: load a checkpoint, run N episodes, print mean and std of the return.
 
-python scripts/evaluate.py runs/pg-CartPole-v1-seed0/checkpoint.pkl --episodes 100
+    rpe evaluate runs/pg-CartPole-v1-seed0/checkpoint.npz --episodes 100 [--greedy] [--member K]
 """
 
 from __future__ import annotations
@@ -10,51 +10,59 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-import gymnasium as gym
 import jax
 import numpy as np
-from cli import OneLineParser
+from cli import OneLineParser, run_command
 
-from agents.population import unstack
-from agents.registry import make_agent
-from agents.rollout import python_rollout
-from agents.training import load_checkpoint
+from agents.checkpoint import read_checkpoint, read_meta
+from agents.env_spec import make_env_spec
+from agents.population import init_population, unstack
+from agents.registry import family, make_agent
+from agents.rollout import PythonLoop, python_rollout
+from envs.gym_ids import make_gym_env
+
+
+def load_agent(checkpoint: str, member: int = 0):
+    """``(agent, state)`` of member ``member`` of the checkpoint's population.
+
+    Raises ``ValueError`` (one line, naming the file) for a checkpoint that cannot be used."""
+    meta, _ = read_meta(checkpoint)
+    config = meta.get("config") or {}
+    try:
+        name, env_id = config["agent"], config["env"]
+        population, seed = int(config["population"]), int(config["seed"])
+        agent_config = family(name).config(**config["agent_config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{checkpoint}: its config cannot be read ({error})") from None
+    if not 0 <= member < population:
+        raise ValueError(f"member: expected 0 <= member < {population} (the checkpoint's population)")
+    agent = make_agent(name, make_env_spec(env_id), agent_config)
+    template = init_population(agent, [seed + k for k in range(population)])
+    state, _ = read_checkpoint(checkpoint, template, agent=name)
+    return agent, unstack(state, member)
 
 
 def evaluate(
     checkpoint: str, episodes: int = 100, seed: int = 12345, greedy: bool = False, member: int = 0
 ) -> np.ndarray:
-    """Returns of ``episodes`` episodes of the real Gymnasium env, in batches of 10;
-    ``member`` picks one member of a population checkpoint."""
-    ckpt = load_checkpoint(checkpoint)
-    population = ckpt["config"].get("population", 1)
-    if not 0 <= member < population:
-        raise ValueError(f"member: expected 0 <= member < {population} (the checkpoint's population)")
-    env_id = ckpt["config"]["env"]
-    probe = gym.make(env_id)
-    agent = make_agent(
-        ckpt["config"]["agent"],
-        probe.observation_space,
-        probe.action_space,
-        env=env_id,
-        horizon=probe.spec.max_episode_steps,
-    )
-    state = ckpt["state"] if population == 1 else unstack(ckpt["state"], member)
-    act = jax.jit(lambda s, o, k: agent.greedy(s, o)) if greedy else jax.jit(agent.act)
+    """Returns of ``episodes`` episodes of the real Gymnasium env, in batches of 10, without
+    learning; ``member`` picks one member of a population checkpoint."""
+    agent, state = load_agent(checkpoint, member)
+    loop = PythonLoop(agent, greedy=greedy)
     batch = min(10, episodes)
-    envs = [gym.make(env_id) for _ in range(batch)]
+    envs = [make_gym_env(agent.spec.env_id) for _ in range(batch)]
     returns = []
     for start in range(0, episodes, batch):
         n = min(batch, episodes - start)
         seeds = [seed + start + i for i in range(n)]
-        _, r, _ = python_rollout(agent, envs[:n], state, jax.random.key(seed + start), seeds, act=act)
-        returns.extend(np.asarray(r).tolist())
+        _, result = python_rollout(loop, envs[:n], state, jax.random.key(seed + start), seeds, learn=False)
+        returns.extend(np.asarray(result.returns).tolist())
     return np.asarray(returns)
 
 
 def main(argv=None) -> np.ndarray:
-    parser = OneLineParser(prog="evaluate.py", description=__doc__.split("\n")[0])
-    parser.add_argument("checkpoint", help="a checkpoint.pkl written by train.py")
+    parser = OneLineParser(prog="rpe evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint", help="a checkpoint.npz written by rpe train")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--greedy", action="store_true", help="take the most likely action")
@@ -67,7 +75,7 @@ def main(argv=None) -> np.ndarray:
     try:
         returns = evaluate(args.checkpoint, args.episodes, args.seed, args.greedy, args.member)
     except ValueError as error:
-        parser.error(str(error))
+        parser.error(str(error).splitlines()[0])
     print(
         f"{len(returns)} episodes: mean return {returns.mean():.1f} +- {returns.std():.1f} (std), "
         f"min {returns.min():.0f}, max {returns.max():.0f}"
@@ -76,4 +84,4 @@ def main(argv=None) -> np.ndarray:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

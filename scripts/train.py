@@ -1,112 +1,138 @@
 """Train an agent on a Gymnasium env by local, RPE-gated learning; write a run folder.
 
-    python scripts/train.py                                  # pg on CartPole-v1 until solved
-    python scripts/train.py --agent pg --env Acrobot-v1 --seed 1 --episodes 3000
-    python scripts/train.py --out runs/x --resume            # continue a stopped run
-    python scripts/train.py --population 8 --sweep eta=0.02,0.03,0.05,0.07,0.1,0.14,0.2,0.3
+    rpe train                                       # the tuned agent for CartPole-v1, until solved
+    rpe train --env Acrobot-v1                      # agent and values from agents/defaults.toml
+    rpe train --agent pg --env Acrobot-v1 --set eta=0.1 --set gamma=0.98
+    rpe train --out runs/x --resume                 # continue a stopped run, exactly
+    rpe train --population 4 --sweep gamma=0.9,0.95,0.98,0.99
+    rpe train --agent ac --list-hyperparameters     # every hyperparameter, its kind and value
 
-``--population N`` trains N members (seeds SEED..SEED+N-1) at once by vmap on the jitted path,
-sharded over all visible devices; ``--sweep name=v1,...,vN`` gives each member its own value
-of a hyperparameter that is a leaf of the agent's state (pg: eta). A population writes
-metrics-member<k>.csv per member and summary.csv.
+Without ``--agent``, the env's entry in ``agents/defaults.toml`` picks the agent and its tuned
+values (pg with its defaults for an env not listed). ``--set NAME=VALUE`` (repeatable) sets
+any hyperparameter of the agent; ``--sweep NAME=v1,...,vN`` gives each of ``--population N``
+members (seeds SEED..SEED+N-1, trained at once by vmap on the jitted path) its own value of
+any numeric one. Env ids: registered Gymnasium ids, ``module:EnvId`` (imports ``module``
+first), and the JAX-native envs.
 
-The run folder (``--out``) gets config.json, metrics.csv (one row per episode),
-learning_curve.png, rpe.png and checkpoint.pkl (atomic; Ctrl-C saves one too). Envs with a
-JAX-native twin train on the fully jitted path unless ``--path python``.
+The run folder (``--out``) gets config.json (every hyperparameter), metrics.csv (one row per
+episode, every metric the agent reports), learning_curve.png, rpe.png and checkpoint.npz
+(data only, atomic). Ctrl-C stops the run at once and keeps a checkpoint from which
+``--resume`` continues exactly as if it had never stopped.
 """
 
 from __future__ import annotations
 
-import os
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-import gymnasium as gym
 import numpy as np
-from cli import OneLineParser, format_table
+from cli import OneLineParser, format_table, run_command
 
-from agents.registry import AGENTS
-from agents.training import PATHS, TrainConfig, Trainer
+from agents.registry import AGENTS, env_defaults, family
+from agents.training import PATHS, TrainConfig, Trainer, resolve_config
 
 
-def parse_args(argv=None) -> tuple[TrainConfig, bool]:
+def _pairs(items: list[str], flag: str, parser) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            parser.error(f"{flag}: expected NAME=VALUE, got {item!r}")
+        pairs[name.strip()] = value
+    return pairs
+
+
+def build_parser() -> OneLineParser:
     d = TrainConfig()
-    parser = OneLineParser(prog="train.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--agent", default=d.agent, help=f"one of {sorted(AGENTS)} (default {d.agent})")
-    parser.add_argument("--env", default=d.env, help=f"a Gymnasium env id (default {d.env})")
-    parser.add_argument("--seed", type=int, default=d.seed)
+    agents = "; ".join(f"{name}: {fam.summary}" for name, fam in sorted(AGENTS.items()))
+    parser = OneLineParser(prog="rpe train", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--episodes", type=int, default=d.episodes, help="episode budget (stops early if solved)"
+        "--agent", choices=sorted(AGENTS), default=None, help=f"default: the env's entry in defaults.toml ({agents})"
     )
+    parser.add_argument("--env", default=d.env, help=f"a Gymnasium env id or module:EnvId (default {d.env})")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an agent hyperparameter")
+    parser.add_argument(
+        "--list-hyperparameters", action="store_true", help="print the agent's hyperparameters and exit"
+    )
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--episodes", type=int, default=d.episodes, help="episode budget (stops early if solved)")
     parser.add_argument("--num-envs", type=int, default=d.num_envs, help="parallel episodes per update")
-    parser.add_argument("--path", default=d.path, help=f"one of {list(PATHS)}: jitted or Python-loop path")
+    parser.add_argument("--path", choices=PATHS, default=d.path, help="jitted or Python-loop path")
     parser.add_argument("--out", default=None, help="run folder (default runs/AGENT-ENV-seedSEED)")
     parser.add_argument("--population", type=int, default=d.population, help="members trained at once")
-    parser.add_argument("--sweep", action="append", default=[], help="NAME=v1,...,vN: a value per member")
-    parser.add_argument(
-        "--updates-per-call", type=int, default=d.updates_per_call, help="updates per jitted call"
-    )
+    parser.add_argument("--sweep", action="append", default=[], metavar="NAME=v1,...,vN", help="a value per member")
+    parser.add_argument("--updates-per-call", type=int, default=d.updates_per_call, help="updates per jitted call")
     parser.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="updates")
     parser.add_argument("--no-stop", action="store_true", help="use the whole budget even once solved")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pkl")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def parse_args(argv=None) -> tuple[Trainer | None, object]:
+    """The checked :class:`Trainer` (None with ``--list-hyperparameters``) and the args.
+    Every check happens here, before anything is written."""
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.agent not in AGENTS:
-        parser.error(f"unknown agent {args.agent!r}; choose one of {sorted(AGENTS)}")
-    if args.path not in PATHS:
-        parser.error(f"unknown path {args.path!r}; choose one of {list(PATHS)}")
-    try:
-        gym.spec(args.env)
-    except gym.error.Error:
-        parser.error(f"unknown env {args.env!r}; any registered Gymnasium id, e.g. CartPole-v1, Acrobot-v1")
+    overrides = _pairs(args.set, "--set", parser)
     sweep = []
-    for item in args.sweep:
-        name, _, values = item.partition("=")
+    for name, values in _pairs(args.sweep, "--sweep", parser).items():
         try:
             sweep.append((name, tuple(float(v) for v in values.split(","))))
         except ValueError:
-            parser.error(f"--sweep: expected NAME=v1,...,vN with numbers, got {item!r}")
-    for name in ("episodes", "num_envs", "checkpoint_every", "population", "updates_per_call"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    out = args.out or f"runs/{args.agent}-{args.env}-seed{args.seed}"
-    config = TrainConfig(
-        agent=args.agent,
-        env=args.env,
-        seed=args.seed,
-        episodes=args.episodes,
-        num_envs=args.num_envs,
-        path=args.path,
-        out=out,
-        checkpoint_every=args.checkpoint_every,
-        stop_when_solved=not args.no_stop,
-        population=args.population,
-        sweep=tuple(sweep),
-        updates_per_call=args.updates_per_call,
-    )
+            parser.error(f"--sweep: expected NAME=v1,...,vN with numbers, got {name}={values}")
     try:
-        trainer = Trainer(config)
-    except ValueError as error:
-        parser.error(str(error))
-    return trainer, args
+        if args.list_hyperparameters:
+            _list_hyperparameters(args, overrides)
+            return None, args
+        agent = args.agent or env_defaults(args.env)[0]
+        config = TrainConfig(
+            agent=args.agent,
+            env=args.env,
+            seed=args.seed,
+            episodes=args.episodes,
+            num_envs=args.num_envs,
+            path=args.path,
+            out=args.out or f"runs/{agent}-{args.env.replace(':', '-')}-seed{args.seed}",
+            checkpoint_every=args.checkpoint_every,
+            stop_when_solved=not args.no_stop,
+            population=args.population,
+            sweep=tuple(sweep),
+            updates_per_call=args.updates_per_call,
+        )
+        return Trainer(config, overrides), args
+    except (ValueError, TypeError) as error:
+        parser.error(str(error).splitlines()[0])
 
 
-def enable_compilation_cache() -> None:
-    """Keep compiled programs on disk (``RPE_JAX_CACHE``, default ``~/.cache/rpe/jax``): a
-    repeated run skips most of its compile time, which dominates short runs on CPU."""
-    import jax
+def _list_hyperparameters(args, overrides) -> None:
+    config = resolve_config(TrainConfig(agent=args.agent, env=args.env), overrides)
+    fields = family(config.agent).config.__dataclass_fields__
+    rows = [
+        {
+            "name": name,
+            "kind": f.metadata.get("kind", ""),
+            "value": repr(getattr(config.agent_config, name)),
+            "meaning": f.metadata.get("doc", ""),
+        }
+        for name, f in fields.items()
+    ]
+    print(f"{config.agent} on {config.env} (numeric ones can be swept):")
+    print(format_table(rows))
 
-    path = os.environ.get("RPE_JAX_CACHE", str(pathlib.Path.home() / ".cache" / "rpe" / "jax"))
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
-
-def main(argv=None) -> dict:
+def main(argv=None) -> dict | None:
     trainer, args = parse_args(argv)
+    if trainer is None:
+        return None
     enable_compilation_cache()
-    result = trainer.run(resume=args.resume, progress=not args.quiet)
+    try:
+        result = trainer.run(resume=args.resume, progress=not args.quiet)
+    except ValueError as error:  # a checkpoint that cannot be resumed
+        print(f"rpe train: error: {str(error).splitlines()[0]}", file=sys.stderr)
+        raise SystemExit(2) from None
     population = trainer.config.population
     if result["interrupted"]:
         done = len(result["metrics"][0] if population > 1 else result["metrics"])
@@ -118,16 +144,11 @@ def main(argv=None) -> dict:
         raise SystemExit(130)
     if population > 1:
         summary = trainer.summary(result["metrics"])
-        print(
-            format_table(
-                [{k: f"{v:.4g}" if isinstance(v, float) else v for k, v in r.items()} for r in summary]
-            )
-        )
+        print(format_table([{k: f"{v:.4g}" if isinstance(v, float) else v for k, v in r.items()} for r in summary]))
         print(f"{result['seconds']:.1f} s ({trainer.path} path); run folder: {trainer.out} (summary.csv)")
         return result
     rows = result["metrics"]
     last = np.mean([r["return"] for r in rows[-100:]]) if rows else float("nan")
-    out = trainer.out
     solved = result["solved_at"]
     status = f"solved at episode {solved}" if solved else "not solved"
     threshold = "" if trainer.threshold is None else f" (threshold {trainer.threshold:g})"
@@ -136,9 +157,21 @@ def main(argv=None) -> dict:
         f"mean return of the last 100 episodes {last:.1f}; {len(rows)} episodes, "
         f"{sum(r['steps'] for r in rows)} env steps, {result['seconds']:.1f} s ({trainer.path} path)"
     )
-    print(f"run folder: {out}  (config.json, metrics.csv, learning_curve.png, rpe.png, checkpoint.pkl)")
+    print(f"run folder: {trainer.out}  (config.json, metrics.csv, learning_curve.png, rpe.png, checkpoint.npz)")
     return result
 
 
+def enable_compilation_cache() -> None:
+    """Keep compiled programs on disk (``RPE_JAX_CACHE``, default ``~/.cache/rpe/jax``): a
+    repeated run skips most of its compile time, which dominates short runs on CPU."""
+    import os
+
+    import jax
+
+    path = os.environ.get("RPE_JAX_CACHE", str(pathlib.Path.home() / ".cache" / "rpe" / "jax"))
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 if __name__ == "__main__":
-    main()
+    run_command(main)

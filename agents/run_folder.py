@@ -1,0 +1,92 @@
+"""A training run's folder: the config it ran with, per-episode metrics, checkpoints.
+
+- ``config.json``: the :class:`agents.training.TrainConfig`, every agent hyperparameter
+  included (``agent_config``);
+- ``metrics.csv`` (``metrics-member<k>.csv`` for a population): one row per episode, with
+  ``episode``, ``steps``, ``return`` and every metric the agent reports;
+- ``summary.csv`` (populations): one row per member;
+- ``checkpoint.npz``: the state, the update count, the metrics so far and the config, in the
+  data-only format of ``agents.checkpoint``, written atomically after every
+  ``checkpoint_every`` updates and whenever the run stops.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import pathlib
+
+import numpy as np
+
+from agents.checkpoint import atomic_write, read_checkpoint, write_checkpoint
+
+__all__ = ["CHECKPOINT", "RunFolder", "episode_rows", "solved_at"]
+
+CHECKPOINT = "checkpoint.npz"
+
+
+def episode_rows(first: int, returns, lengths, metrics: dict) -> list[dict]:
+    """Rows ``{"episode", "steps", "return", <metric>...}`` for one batch of episodes."""
+    returns, lengths = np.asarray(returns), np.asarray(lengths)
+    columns = {name: np.broadcast_to(np.asarray(v), returns.shape) for name, v in sorted(metrics.items())}
+    return [
+        {
+            "episode": first + i + 1,
+            "steps": int(lengths[i]),
+            "return": float(returns[i]),
+            **{name: float(values[i]) for name, values in columns.items()},
+        }
+        for i in range(len(returns))
+    ]
+
+
+def solved_at(rows: list[dict], threshold: float | None, window: int) -> int | None:
+    """The first episode at which the mean return of the last ``window`` reaches ``threshold``."""
+    if threshold is None or len(rows) < window:
+        return None
+    returns = np.asarray([r["return"] for r in rows])
+    means = np.convolve(returns, np.ones(window) / window, mode="valid")
+    hits = np.flatnonzero(means >= threshold)
+    return int(hits[0] + window) if hits.size else None
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buf.getvalue()
+
+
+class RunFolder:
+    """Reads and writes one run folder (see the module docstring)."""
+
+    def __init__(self, path: str | pathlib.Path):
+        self.path = pathlib.Path(path)
+        self.checkpoint = self.path / CHECKPOINT
+
+    def prepare(self, config: dict) -> None:
+        """Create the folder, drop temporaries of an interrupted write, write ``config.json``."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        for stale in self.path.glob(".*.tmp"):
+            stale.unlink()
+        atomic_write(self.path / "config.json", (json.dumps(config, indent=2) + "\n").encode())
+
+    def save(self, state, *, agent: str, config: dict, update: int, rows: list[list[dict]]) -> None:
+        """The checkpoint, then the metrics files (both atomic); ``rows[k]``: member k's."""
+        meta = {"config": config, "update": update, "metrics": rows}
+        write_checkpoint(self.checkpoint, state, agent=agent, meta=meta)
+        if len(rows) == 1:
+            atomic_write(self.path / "metrics.csv", _csv(rows[0]).encode())
+            return
+        for k, member_rows in enumerate(rows):
+            atomic_write(self.path / f"metrics-member{k}.csv", _csv(member_rows).encode())
+
+    def write_summary(self, summary: list[dict]) -> None:
+        atomic_write(self.path / "summary.csv", _csv(summary).encode())
+
+    def load(self, template, *, agent: str) -> tuple:
+        """``(state, meta)`` of the checkpoint (``agents.checkpoint.read_checkpoint``)."""
+        return read_checkpoint(self.checkpoint, template, agent=agent)

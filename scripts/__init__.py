@@ -1,0 +1,1 @@
+"""Command-line entry points; ``rpe COMMAND`` (``scripts.cli.main``) dispatches to them."""
