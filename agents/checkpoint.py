@@ -84,7 +84,9 @@ def read_meta(path: str | os.PathLike) -> tuple[dict, dict]:
     except FileNotFoundError:
         raise CheckpointError(f"{name}: no such checkpoint") from None
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, KeyError) as error:
-        raise CheckpointError(f"{name}: not a readable checkpoint (truncated or another format: {error})") from None
+        raise CheckpointError(
+            f"{name}: not a readable checkpoint (truncated or another format: {error})"
+        ) from None
     if "__meta__" not in arrays:
         raise CheckpointError(f"{name}: not an rpe checkpoint (no __meta__ entry)")
     try:
@@ -97,7 +99,9 @@ def read_meta(path: str | os.PathLike) -> tuple[dict, dict]:
             f"{name}: checkpoint format version {version}, this rpe reads version {FORMAT_VERSION}"
         )
     if len(arrays) != len(meta.get("paths", ())):
-        raise CheckpointError(f"{name}: {len(arrays)} arrays for {len(meta.get('paths', ()))} leaves (damaged)")
+        raise CheckpointError(
+            f"{name}: {len(arrays)} arrays for {len(meta.get('paths', ()))} leaves (damaged)"
+        )
     return meta, arrays
 
 
@@ -112,7 +116,9 @@ def read_checkpoint(path: str | os.PathLike, template, *, agent: str) -> tuple:
     paths = _paths(template)
     if meta["paths"] != paths:
         extra = sorted(set(meta["paths"]) ^ set(paths))[:4]
-        raise CheckpointError(f"{name}: the state's structure differs from agent {agent!r}'s (leaves {extra})")
+        raise CheckpointError(
+            f"{name}: the state's structure differs from agent {agent!r}'s (leaves {extra})"
+        )
     restored = []
     for i, (want, where) in enumerate(zip(leaves, paths, strict=True)):
         got = arrays[f"leaf_{i:05d}"]

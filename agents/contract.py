@@ -213,7 +213,9 @@ class AgentConfig:
             if kind is float:
                 return float(text)
         except ValueError:
-            raise ValueError(f"{name}: expected {kind.__name__ if kind else 'a value'}, got {text!r}") from None
+            raise ValueError(
+                f"{name}: expected {kind.__name__ if kind else 'a value'}, got {text!r}"
+            ) from None
         return text
 
 

@@ -43,7 +43,9 @@ def make_env_spec(env_id: str) -> EnvSpec:
                 ("action space", twin.action_space, action_space),
             ):
                 if not _same_space(ours, theirs):
-                    raise ValueError(f"env: the JAX twin of {env_id} has the {what} {ours}, Gymnasium's {theirs}")
+                    raise ValueError(
+                        f"env: the JAX twin of {env_id} has the {what} {ours}, Gymnasium's {theirs}"
+                    )
             if horizon != twin.max_episode_steps:
                 raise ValueError(
                     f"env: the JAX twin of {env_id} has a time limit of {twin.max_episode_steps} steps, "

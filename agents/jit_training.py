@@ -67,7 +67,9 @@ def python_loop_train(agent: Agent, state, key, num_envs: int, n_updates: int):
             action, carry = act(state, carry, obs, key_act)
             env_states, ts = step_envs(env_states, spec.bound(action), jax.random.split(key_env, num_envs))
             ends = (ts.terminated.astype(jnp.float32), ts.truncated.astype(jnp.float32))
-            state, carry = observe(state, carry, Transition(obs, action, ts.reward, ts.final_obs, *ends, alive))
+            state, carry = observe(
+                state, carry, Transition(obs, action, ts.reward, ts.final_obs, *ends, alive)
+            )
             record.append((obs, action, ts.reward, alive))
             alive = alive * (1.0 - (ts.terminated | ts.truncated))
             obs = ts.obs

@@ -1,31 +1,47 @@
-"""Node-perturbation recurrent agent (Miconi 2017, eLife 6:e20899), on trial-based tasks.
+"""Node-perturbation recurrent agent ``np-rnn`` (Miconi 2017, eLife 6:e20899), on trial tasks.
 
-A ``LeakyNoiseCell`` population of ``n_units`` tanh units (tau_x about 30 ms) runs in the
-env's steps of ``dt`` ms::
+A ``LeakyNoiseCell`` population of ``n_units`` tanh units (``tau_x`` about 30 ms) runs in the
+env's steps of ``dt`` ms. At step ``t`` of a trial, for ``E`` trials at once::
 
     j_input = obs_t @ W_in,   j_recurrent = r_t-1 @ J,   x <- x + kick_t,   cell step
-    z_t = r_t[:, 0]                                  (the readout: unit 0's rate, as in Miconi)
+    action_t = x_t[:, :1]       (the readout, unit 0; the env spec's bound gives z_t = tanh(x_t,0) = r_t,0)
 
-Exploration is Miconi's: each unit, independently, receives a *kick* to its state at
-``perturbation_rate`` Hz, drawn uniformly from ``[-perturbation_size, perturbation_size]``.
-Nothing downstream knows the kicks. The supralinear eligibility
-(``rpe.supralinear_node_perturbation``) finds them as large deviations of ``x`` from its
-running mean::
+Exploration is Miconi's: in ``act`` (never in ``greedy``) each unit, independently, receives
+a *kick* to its state with probability ``perturbation_rate * dt / 1000`` per step (a rate in
+Hz), drawn uniformly from ``[-perturbation_size, perturbation_size]``. Nothing downstream
+knows the kicks. A supralinear eligibility finds them as large deviations of ``x`` from its
+running mean ``x_bar <- (1 - alpha_x) x_bar + alpha_x x`` (from ``x_bar = 0``)::
 
-    E_b = sum_t (r_t-1 (x_t - x_bar_t)) ** 3      ((n_units, n_units) per trial b)
+    E_b = sum_t (r_t-1 (x_t - x_bar_t-1)) ** 3 = sum_t r_t-1 ** 3 (x_t - x_bar_t-1) ** 3
 
-At each trial's end, the RPE gates the update::
+(``(N, N)`` per trial ``b``, pre by post; the steps of the trial only). At the end of each
+batch of trials (``learn``), the RPE gates the update of ``J``::
 
     rpe_b = R_b - mu,   dJ = clip(eta * mean_b(rpe_b E_b), -max_dw, max_dw)
 
-Here ``R_b`` is the trial's return (minus the mean error of the response) and ``mu`` is the
-prediction of a ``RewardErrorCell``, updated with the mean return of each batch of
-``trials_per_update`` trials. Only ``J`` learns; ``W_in`` stays fixed. Accuracy is measured
-on trials without kicks (:meth:`NodePerturbationRNN.evaluate`).
+``R_b`` is trial ``b``'s return (minus the mean error of the response) and ``mu`` the
+prediction of a ``RewardErrorCell``, which then takes one step towards the batch's mean
+return (``mu <- (1 - baseline_alpha) mu + baseline_alpha mean_b R_b``). Only ``J`` learns;
+``W_in`` stays fixed. The batch is the loop's ``num_envs`` trials; Miconi-style learning
+was tuned with 16. :func:`trial_accuracy` measures the fraction of correct trials without
+kicks.
 
-Continuous Gaussian noise (the cell's ``sigma_pre``) did not learn the task in our trials.
-The sparse, strong kicks are what make the cubed eligibility informative, as Miconi found.
-Sizes: ``B`` trials, ``T`` steps, ``N`` units, ``n_in`` inputs.
+The agent writes each step's ``r_t-1`` and ``x_t`` into ``(T, E, N)`` buffers of its carry
+and ``learn`` contracts them over time in one go (``rpe.node_perturbation``'s
+``accumulate_trial`` over the cubes), rather than updating ``(E, N, N)`` traces at every
+step. Continuous Gaussian noise (the cell's ``sigma_pre``) did not learn the task in our
+trials; the sparse, strong kicks are what make the cubed eligibility informative, as Miconi
+found. Sizes: ``E`` trials, ``T`` steps (the spec's horizon), ``N`` units, ``n_in`` inputs.
+
+Example::
+
+    import jax
+    from agents.env_spec import make_env_spec
+    from agents.node_perturbation_rnn import node_perturbation_rnn, trial_accuracy
+
+    agent = node_perturbation_rnn(make_env_spec("PerceptualDecision-v0"))
+    state = agent.init(jax.random.key(0), agent.config.numeric_values())
+    print(float(trial_accuracy(agent, state, jax.random.key(1), 64)))  # about 0.5 untrained
 """
 
 from __future__ import annotations
@@ -37,168 +53,211 @@ import jax
 import jax.numpy as jnp
 from gymnasium import spaces
 
+from agents.contract import Agent, AgentConfig, EnvSpec, Trajectory, numeric, structural
 from envs.functional import env_reset, env_step
-from rpe import LeakyNoiseCell, RewardErrorCell, supralinear_node_perturbation
-from rpe.validation import check_positive_int, check_real
+from rpe import LeakyNoiseCell, RewardErrorCell, apply_update, node_perturbation
 
-__all__ = ["NodePerturbationConfig", "NodePerturbationRNN", "NodePerturbationRNNState", "TrialBatch"]
+__all__ = [
+    "NodePerturbationCarry",
+    "NodePerturbationConfig",
+    "NodePerturbationRNNState",
+    "node_perturbation_rnn",
+    "trial_accuracy",
+]
+
+TRIAL_TASK_ATTRIBUTES = ("dt", "trial_steps", "in_response", "target")
 
 
 @dataclasses.dataclass(frozen=True)
-class NodePerturbationConfig:
-    """Hyperparameters (defaults: Miconi's, with batches of trials and dt = the env's)."""
+class NodePerturbationConfig(AgentConfig):
+    """Hyperparameters of ``np-rnn`` (defaults: Miconi's, with dt = the env's)."""
 
-    n_units: int = 200
-    tau_x: float = 30.0
-    gain: float = 1.5
-    perturbation_rate: float = 3.0
-    perturbation_size: float = 16.0
-    eta: float = 0.3
-    max_dw: float = 3e-4
-    alpha_x: float = 0.05
-    baseline_alpha: float = 0.3
-    trials_per_update: int = 16
+    n_units: int = structural(200, low=1, doc="recurrent tanh units; unit 0 is the readout")
+    tau_x: float = numeric(30.0, low=0.0, low_open=True, doc="time constant of the units (ms)")
+    gain: float = numeric(1.5, low=0.0, doc="scale of the initial J ~ N(0, gain^2 / n_units)")
+    perturbation_rate: float = numeric(3.0, low=0.0, doc="kicks per unit per second (Hz)")
+    perturbation_size: float = numeric(16.0, low=0.0, doc="kicks are uniform in [-size, size]")
+    eta: float = numeric(0.3, low=0.0, doc="learning rate of J")
+    max_dw: float = numeric(3e-4, low=0.0, doc="clip of each entry of dJ per batch")
+    alpha_x: float = numeric(
+        0.05, low=0.0, high=1.0, low_open=True, doc="rate of the running mean x_bar of the states"
+    )
+    baseline_alpha: float = numeric(
+        0.3, low=0.0, high=1.0, low_open=True, doc="EMA rate of the baseline, per batch of trials"
+    )
 
 
 class NodePerturbationRNNState(NamedTuple):
-    """Recurrent weights ``J (N, N)`` (pre, post), input weights ``W_in (n_in, N)``, and the
-    baseline RewardErrorCell's state."""
+    """Recurrent weights ``recurrent`` (``J (N, N)``, pre by post), input weights ``inputs``
+    (``W_in (n_in, N)``), the baseline RewardErrorCell's state (``mu (1, 1)``), and the
+    numeric hyperparameters ``hp`` (a dict of scalars, vmappable)."""
 
     recurrent: jax.Array
     inputs: jax.Array
     baseline: tuple
+    hp: dict
 
 
-class TrialBatch(NamedTuple):
-    """One batch of trials: ``returns (B,)``, ``correct (B,)``, and the sequences the rule
-    reads, ``pre (T, B, N)`` (rates of the step before) and ``x (T, B, N)`` (states)."""
+class NodePerturbationCarry(NamedTuple):
+    """What lasts one batch of trials: the population's activity ``cell`` (a LeakyNoiseCell
+    state, compartments ``(E, N)``), the step index ``t ()``, and the sequences the rule
+    reads, ``pre (T, E, N)`` (the rates of the step before each step) and ``x (T, E, N)``
+    (the states after each step, kicks included)."""
 
-    returns: jax.Array
-    correct: jax.Array
+    cell: tuple
+    t: jax.Array
     pre: jax.Array
     x: jax.Array
 
 
-class NodePerturbationRNN:
-    """A recurrent agent for trial-based tasks such as ``envs.PerceptualDecision``.
-
-    Args:
-      env: a FuncEnv with a ``Box`` observation, a ``Box(shape=(1,))`` action, and the
-        trial interface of ``envs.PerceptualDecision`` (``dt``, ``trial_steps``,
-        ``in_response(time)``, ``target(state)``).
-      config: a :class:`NodePerturbationConfig`.
-    """
-
-    def __init__(self, env, config: NodePerturbationConfig = NodePerturbationConfig()):
-        for attribute in ("dt", "trial_steps", "in_response", "target"):
-            if not hasattr(env, attribute):
-                raise TypeError(
-                    f"env: expected a trial-based task with {attribute!r} (like envs.PerceptualDecision), "
-                    f"got {type(env).__name__}"
-                )
-        if not isinstance(env.action_space, spaces.Box) or env.action_space.shape != (1,):
-            raise ValueError(f"env: expected a Box action space of shape (1,), got {env.action_space}")
-        if not isinstance(env.observation_space, spaces.Box) or len(env.observation_space.shape) != 1:
-            raise ValueError(f"env: expected a flat Box observation space, got {env.observation_space}")
-        self.env, self.config = env, config
-        n = check_positive_int("n_units", config.n_units)
-        check_positive_int("trials_per_update", config.trials_per_update)
-        for name in ("gain", "perturbation_rate", "perturbation_size", "eta", "max_dw"):
-            check_real(name, getattr(config, name), low=0.0)
-        self.n_inputs = env.observation_space.shape[0]
-        self.kick_probability = config.perturbation_rate * env.dt / 1000.0
-        if self.kick_probability > 1.0:
-            raise ValueError(
-                f"perturbation_rate: {config.perturbation_rate} Hz at dt={env.dt} ms gives more than "
-                "one kick per step"
-            )
-        self.cell = LeakyNoiseCell("rnn", n, tau_x=config.tau_x, act_fx="tanh", sigma_pre=0.0)
-        self.rule = supralinear_node_perturbation(
-            config.eta, alpha_x=config.alpha_x, signal="reward", reduce="mean"
+def _check_spec(spec: EnvSpec) -> None:
+    env = spec.jax_env
+    if env is None:
+        raise TypeError(
+            f"env: expected a JAX-native trial-based task (like envs.PerceptualDecision), "
+            f"but {spec.env_id} has no JAX twin"
         )
-        self.baseline_cell = RewardErrorCell("baseline", 1, alpha=config.baseline_alpha)
+    for attribute in TRIAL_TASK_ATTRIBUTES:
+        if not hasattr(env, attribute):
+            raise TypeError(
+                f"env: expected a trial-based task with {attribute!r} (like envs.PerceptualDecision), "
+                f"got {type(env).__name__}"
+            )
+    if not isinstance(spec.action_space, spaces.Box) or spec.action_space.shape != (1,):
+        raise ValueError(f"env: expected a Box action space of shape (1,), got {spec.action_space}")
+    if not isinstance(spec.observation_space, spaces.Box) or len(spec.observation_space.shape) != 1:
+        raise ValueError(f"env: expected a flat Box observation space, got {spec.observation_space}")
 
-    def init(self, key: jax.Array) -> NodePerturbationRNNState:
-        """``J ~ N(0, gain^2 / N)``, ``W_in ~ U(-1, 1)``, a baseline predicting 0."""
-        n = self.config.n_units
+
+def _deviation_from_running_mean(x_seq: jax.Array, alpha_x) -> jax.Array:
+    """``x_t - x_bar_t-1`` along the leading (time) axis, ``x_bar`` Miconi's running mean
+    ``x_bar <- (1 - alpha_x) x_bar + alpha_x x`` from 0, as in
+    ``rpe.supralinear_node_perturbation`` (here ``alpha_x`` may be traced)."""
+
+    def running_mean(x_bar, x):
+        return (1.0 - alpha_x) * x_bar + alpha_x * x, x - x_bar
+
+    _, deviation = jax.lax.scan(running_mean, jnp.zeros_like(x_seq[0]), x_seq)
+    return deviation
+
+
+def node_perturbation_rnn(spec: EnvSpec, config: NodePerturbationConfig | None = None) -> Agent:
+    """``np-rnn`` for ``spec``: a JAX-native trial task (``dt``, ``trial_steps``,
+    ``in_response(time)``, ``target(state)``, like ``envs.PerceptualDecision``) with a flat
+    Box observation and a ``Box`` action of shape ``(1,)``.
+
+    Raises:
+      TypeError: the env has no JAX twin or is not a trial-based task.
+      ValueError: other spaces, or a ``perturbation_rate`` giving more than one kick per step.
+    """
+    config = config or NodePerturbationConfig()
+    _check_spec(spec)
+    dt = float(spec.jax_env.dt)
+    if config.perturbation_rate * dt / 1000.0 > 1.0:
+        raise ValueError(
+            f"perturbation_rate: {config.perturbation_rate} Hz at dt={dt} ms gives more than one kick "
+            "per step"
+        )
+    n, n_inputs, horizon = config.n_units, int(spec.observation_space.shape[0]), spec.horizon
+    cell = LeakyNoiseCell("rnn", n, tau_x=config.tau_x, act_fx="tanh", sigma_pre=0.0)
+    # Fed the cubes r^3 and (x - x_bar)^3, Fiete & Seung's sum_t pre^T xi is Miconi's
+    # eligibility; its trial end gives mean_b((R_b - mu) E_b), times hp["eta"] (a leaf).
+    rule = node_perturbation(eta=1.0, signal="reward", reduce="mean")
+    baseline_cell = RewardErrorCell("baseline", 1, alpha=config.baseline_alpha)
+
+    def init(key, hp):
         key_j, key_in = jax.random.split(key)
         return NodePerturbationRNNState(
-            recurrent=jax.random.normal(key_j, (n, n)) * self.config.gain / jnp.sqrt(n),
-            inputs=jax.random.uniform(key_in, (self.n_inputs, n), minval=-1.0, maxval=1.0),
-            baseline=self.baseline_cell.init_state(1),
+            recurrent=jax.random.normal(key_j, (n, n)) * hp["gain"] / jnp.sqrt(n),
+            inputs=jax.random.uniform(key_in, (n_inputs, n), minval=-1.0, maxval=1.0),
+            baseline=baseline_cell.init_state(1),
+            hp=dict(hp),
         )
 
-    def run_trials(self, state, key: jax.Array, n_trials: int, perturb: bool = True) -> TrialBatch:
-        """Run ``n_trials`` trials in parallel, with or without the exploratory kicks."""
-        env, cell, p = self.env, self.cell, self.kick_probability
-        size = self.config.perturbation_size
-        key_reset, key_run = jax.random.split(key)
-        env_states, obs = jax.vmap(lambda k: env_reset(env, k))(jax.random.split(key_reset, n_trials))
-        targets = jax.vmap(env.target)(env_states)
+    def begin(state, n_episodes):
+        buffer = jnp.zeros((horizon, n_episodes, n), jnp.float32)
+        return NodePerturbationCarry(cell.init_state(n_episodes), jnp.zeros((), jnp.int32), buffer, buffer)
 
-        def step(carry, inputs):
-            cell_state, env_states, obs = carry
-            time, key = inputs
-            key_kick, key_cell, key_env = jax.random.split(key, 3)
-            r_prev = cell_state.r
-            cell_state = cell.set(
-                cell_state, j_input=obs @ state.inputs, j_recurrent=r_prev @ state.recurrent
-            )
-            if perturb:
-                u = jax.random.uniform(key_kick, cell_state.x.shape)
-                kick = jnp.where(u < p, size * (2.0 * u / p - 1.0), 0.0)
-                cell_state = cell_state._replace(x=cell_state.x + kick)
-            cell_state = cell.step(cell_state, env.dt, key_cell)
-            z = cell_state.r[:, :1]
-            env_states, ts = jax.vmap(lambda s, a, k: env_step(env, s, a, k))(
-                env_states, z, jax.random.split(key_env, n_trials)
-            )
-            response = jnp.where(env.in_response(time), z[:, 0], 0.0)
-            return (cell_state, env_states, ts.obs), (ts.reward, response, r_prev, cell_state.x)
-
-        steps = jnp.arange(env.trial_steps)
-        carry = (cell.init_state(n_trials), env_states, obs)
-        _, (rewards, response, pre, x) = jax.lax.scan(
-            step, carry, (steps, jax.random.split(key_run, env.trial_steps))
+    def advance(state, carry, obs, kick):
+        """One step of the population; the action is the readout's pre-activation."""
+        r_prev = carry.cell.r
+        cell_state = cell.set(carry.cell, j_input=obs @ state.inputs, j_recurrent=r_prev @ state.recurrent)
+        cell_state = cell_state._replace(x=cell_state.x + kick)
+        params = cell.params._replace(tau_x=state.hp["tau_x"])
+        # The cell draws no noise (sigma_pre = sigma_post = 0); its step asks for a key all the same.
+        cell_state = cell.step(cell_state, dt, jax.random.key(0), params=params)
+        t = carry.t
+        carry = NodePerturbationCarry(
+            cell_state, t + 1, carry.pre.at[t].set(r_prev), carry.x.at[t].set(cell_state.x)
         )
-        correct = jnp.sign(response.sum(0)) == targets
-        return TrialBatch(rewards.sum(0), correct, pre, x)
+        return cell_state.x[:, :1], carry
 
-    def update(self, state, key: jax.Array) -> tuple[NodePerturbationRNNState, dict]:
-        """One batch of perturbed trials and the RPE-gated update of ``J``.
+    def act(state, carry, obs, key):
+        key_when, key_size = jax.random.split(key)
+        shape = (obs.shape[0], n)
+        p_kick = state.hp["perturbation_rate"] * dt / 1000.0
+        size = state.hp["perturbation_size"]
+        kick = jnp.where(
+            jax.random.uniform(key_when, shape) < p_kick,
+            jax.random.uniform(key_size, shape, minval=-size, maxval=size),
+            0.0,
+        )
+        return advance(state, carry, obs, kick)
 
-        Returns the new state and ``{"accuracy", "mean_return", "mean_abs_rpe",
-        "reward_prediction"}`` (scalars; accuracy of the perturbed trials)."""
-        batch = self.run_trials(state, key, self.config.trials_per_update, perturb=True)
+    def greedy(state, carry, obs):
+        return advance(state, carry, obs, 0.0)
+
+    def observe(state, carry, transition):
+        return state, carry
+
+    def learn(state, carry, traj: Trajectory):
+        hp = state.hp
+        alive = traj.alive.astype(jnp.float32)
+        episodes = alive.shape[0]
+        returns = jnp.sum(traj.reward * alive, axis=1)
+        in_trial = jnp.swapaxes(alive, 0, 1)[:, :, None]  # (T, E, 1): the padding adds nothing
+        deviation = _deviation_from_running_mean(carry.x, hp["alpha_x"])
+        eligibility = rule.accumulate_trial(rule.init(episodes, n, n), carry.pre**3 * in_trial, deviation**3)
         mu = state.baseline.mu[0, 0]
-        eligibility = self.rule.accumulate_trial(
-            self.rule.init(self.config.trials_per_update, self.config.n_units, self.config.n_units),
-            batch.pre,
-            batch.x,
-        )
-        dw, _ = self.rule.update(eligibility, batch.returns, mu)
-        dw = jnp.clip(dw, -self.config.max_dw, self.config.max_dw)
-        mean_return = batch.returns.mean()
-        baseline = self.baseline_cell.step(
-            self.baseline_cell.set(state.baseline, reward=jnp.reshape(mean_return, (1, 1)))
+        dw, _ = rule.update(eligibility, returns, mu)
+        dw = jnp.clip(hp["eta"] * dw, -hp["max_dw"], hp["max_dw"])
+        params = baseline_cell.params._replace(alpha=hp["baseline_alpha"])
+        baseline = baseline_cell.step(
+            baseline_cell.set(state.baseline, reward=jnp.reshape(jnp.mean(returns), (1, 1))), params=params
         )
         metrics = {
-            "accuracy": batch.correct.mean(),
-            "mean_return": mean_return,
-            "mean_abs_rpe": jnp.abs(batch.returns - mu).mean(),
-            "reward_prediction": mu,
+            "mean_abs_rpe": jnp.abs(returns - mu),
+            "reward_prediction": jnp.broadcast_to(mu, (episodes,)),
         }
-        return state._replace(recurrent=state.recurrent + dw, baseline=baseline), metrics
+        new_state = state._replace(recurrent=apply_update(state.recurrent, dw), baseline=baseline)
+        return new_state, metrics
 
-    def train(self, state, key: jax.Array, n_updates: int) -> tuple[NodePerturbationRNNState, dict]:
-        """``n_updates`` updates rolled by ``lax.scan`` (jit it); metrics come back as
-        arrays ``(n_updates,)``. Update ``u`` uses ``fold_in(key, u)``."""
+    return Agent("np-rnn", config, spec, init, begin, act, greedy, observe, learn)
 
-        def body(state, u):
-            return self.update(state, jax.random.fold_in(key, u))
 
-        return jax.lax.scan(body, state, jnp.arange(n_updates))
+def trial_accuracy(agent: Agent, state, key: jax.Array, n_trials: int = 512) -> jax.Array:
+    """The fraction of ``n_trials`` greedy trials (no kicks) that are correct: the sign of
+    the bounded action summed over the response window matches ``env.target`` (the task's
+    ``correct``). Pure and jit-safe for a fixed ``n_trials``; vmap it over a population.
 
-    def evaluate(self, state, key: jax.Array, n_trials: int = 512) -> jax.Array:
-        """Fraction of correct trials without kicks."""
-        return self.run_trials(state, key, n_trials, perturb=False).correct.mean()
+    ``agent.spec.jax_env`` is a trial task (see :func:`node_perturbation_rnn`) whose states
+    carry their step ``time``.
+    """
+    env, bound = agent.spec.jax_env, agent.spec.bound
+    key_reset, key_steps = jax.random.split(key)
+    env_states, obs = jax.vmap(lambda k: env_reset(env, k))(jax.random.split(key_reset, n_trials))
+    targets = jax.vmap(env.target)(env_states)
+
+    def step(loop, key_t):
+        carry, env_states, obs, response = loop
+        action, carry = agent.greedy(state, carry, obs)
+        z = bound(action)
+        response = response + jnp.where(env.in_response(env_states.time), z[:, 0], 0.0)
+        env_states, ts = jax.vmap(lambda s, a, k: env_step(env, s, a, k))(
+            env_states, z, jax.random.split(key_t, n_trials)
+        )
+        return (carry, env_states, ts.obs, response), None
+
+    loop = (agent.begin(state, n_trials), env_states, obs, jnp.zeros((n_trials,), jnp.float32))
+    (_, _, _, response), _ = jax.lax.scan(step, loop, jax.random.split(key_steps, env.trial_steps))
+    return jnp.mean(jnp.sign(response) == targets)

@@ -11,7 +11,9 @@ __all__ = ["plot_run"]
 BOOKKEEPING = ("episode", "steps", "return")
 
 
-def plot_run(out: pathlib.Path, rows: list[dict], threshold: float | None, window: int, suffix: str = "") -> None:
+def plot_run(
+    out: pathlib.Path, rows: list[dict], threshold: float | None, window: int, suffix: str = ""
+) -> None:
     """Write ``learning_curve{suffix}.png`` (return, its running mean over ``window``
     episodes, the solved threshold) and ``rpe{suffix}.png`` (one panel per agent metric)."""
     if not rows:
@@ -43,7 +45,9 @@ def plot_run(out: pathlib.Path, rows: list[dict], threshold: float | None, windo
     if not names:
         return
     fig, axes = plt.subplots(len(names), 1, figsize=(8, 1.5 + 1.8 * len(names)), sharex=True, squeeze=False)
-    for ax, name, color in zip(axes[:, 0], names, ("tab:blue", "tab:orange", "tab:green", "tab:red") * 4, strict=False):
+    for ax, name, color in zip(
+        axes[:, 0], names, ("tab:blue", "tab:orange", "tab:green", "tab:red") * 4, strict=False
+    ):
         ax.plot(episode, [r[name] for r in rows], lw=0.8, color=color)
         ax.set_ylabel(name.replace("_", " "))
     axes[-1, 0].set_xlabel("episode")

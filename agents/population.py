@@ -49,7 +49,11 @@ def member_hyperparameters(agent: Agent, size: int, sweep: Mapping[str, Sequence
     values = {name: np.full((size,), getattr(config, name), np.float32) for name in names}
     for name, member_values in (sweep or {}).items():
         if name not in names:
-            kind = "a structural hyperparameter (it sets shapes)" if name in type(config).kinds() else "not a hyperparameter"
+            kind = (
+                "a structural hyperparameter (it sets shapes)"
+                if name in type(config).kinds()
+                else "not a hyperparameter"
+            )
             raise ValueError(
                 f"sweep: {name!r} is {kind} of agent {agent.name!r}; sweepable: {', '.join(names)}"
             )

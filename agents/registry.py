@@ -30,13 +30,19 @@ class Family(NamedTuple):
 
 AGENTS: dict[str, Family] = {
     "pg": Family(PolicyGradientConfig, policy_gradient, "linear policy, REINFORCE by a three-factor rule"),
-    "ac": Family(ActorCriticConfig, actor_critic, "tile-coded actor-critic, TD RPE, predictive-coding world model"),
-    "np-rnn": Family(NodePerturbationConfig, node_perturbation_rnn, "recurrent LeakyNoiseCell net, node perturbation"),
+    "ac": Family(
+        ActorCriticConfig, actor_critic, "tile-coded actor-critic, TD RPE, predictive-coding world model"
+    ),
+    "np-rnn": Family(
+        NodePerturbationConfig, node_perturbation_rnn, "recurrent LeakyNoiseCell net, node perturbation"
+    ),
 }
 DEFAULT_AGENT = "pg"
 
 
-def register(name: str, config: type[AgentConfig], build: Callable[[EnvSpec, AgentConfig], Agent], summary=""):
+def register(
+    name: str, config: type[AgentConfig], build: Callable[[EnvSpec, AgentConfig], Agent], summary=""
+):
     """Add an agent family under ``name`` (the train command and ``Trainer`` find it)."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"name: expected a non-empty str, got {name!r}")

@@ -69,7 +69,13 @@ def jax_rollout(agent: Agent, state, key: jax.Array, n_episodes: int, *, learn: 
         if learn:
             f32 = jnp.float32
             transition = Transition(
-                obs, action, ts.reward, ts.final_obs, ts.terminated.astype(f32), ts.truncated.astype(f32), alive
+                obs,
+                action,
+                ts.reward,
+                ts.final_obs,
+                ts.terminated.astype(f32),
+                ts.truncated.astype(f32),
+                alive,
             )
             state, carry = agent.observe(state, carry, transition)
         done = ts.terminated | ts.truncated
@@ -150,7 +156,8 @@ def python_rollout(
     pad = steps - arrays["obs"].shape[1]
     if pad:
         arrays = {
-            k: np.concatenate([v, np.zeros((n, pad, *v.shape[2:]), v.dtype)], axis=1) for k, v in arrays.items()
+            k: np.concatenate([v, np.zeros((n, pad, *v.shape[2:]), v.dtype)], axis=1)
+            for k, v in arrays.items()
         }
     traj = Trajectory(arrays["obs"], arrays["action"], arrays["reward"], arrays["alive"])
     if not learn:

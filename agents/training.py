@@ -81,7 +81,14 @@ class TrainConfig:
             raise ValueError(f"agent: unknown agent {self.agent!r}; expected one of {sorted(AGENTS)}")
         if self.path not in PATHS:
             raise ValueError(f"path: expected one of {list(PATHS)}, got {self.path!r}")
-        for name in ("num_envs", "episodes", "checkpoint_every", "population", "updates_per_call", "solved_window"):
+        for name in (
+            "num_envs",
+            "episodes",
+            "checkpoint_every",
+            "population",
+            "updates_per_call",
+            "solved_window",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
@@ -89,7 +96,9 @@ class TrainConfig:
             raise ValueError(f"seed: expected an int >= 0, got {self.seed!r}")
         for name, values in self.sweep:
             if len(values) != self.population:
-                raise ValueError(f"sweep: {name} has {len(values)} values for a population of {self.population}")
+                raise ValueError(
+                    f"sweep: {name} has {len(values)} values for a population of {self.population}"
+                )
         if self.agent is not None and self.agent_config is not None:
             expected = AGENTS[self.agent].config
             if not isinstance(self.agent_config, expected):
@@ -150,7 +159,9 @@ class _PythonRunner:
             self.loop, self.envs, unstack(state, 0), jax.random.fold_in(keys[0], update), seeds
         )
         metrics = {"returns": batch.returns, "lengths": batch.lengths, **batch.metrics}
-        return jax.tree.map(lambda x: x[None], member), {k: np.asarray(v)[None, None] for k, v in metrics.items()}
+        return jax.tree.map(lambda x: x[None], member), {
+            k: np.asarray(v)[None, None] for k, v in metrics.items()
+        }
 
 
 class _StopRequests:
@@ -174,7 +185,9 @@ class _StopRequests:
 
     def _handle(self, signum, frame):
         if self.event.is_set() or not self.started:
-            sys.stderr.write("\nstopped; the last checkpoint is kept. Resume: the same command with --resume\n")
+            sys.stderr.write(
+                "\nstopped; the last checkpoint is kept. Resume: the same command with --resume\n"
+            )
             sys.stderr.flush()
             os._exit(130)
         self.event.set()
@@ -199,7 +212,9 @@ class Trainer:
         if path == "jit" and self.spec.jax_env is None:
             raise ValueError(f"path: {config.env} has no JAX-native twin; use --path python")
         if config.population > 1 and path != "jit":
-            raise ValueError("population: populations train on the jitted path (an env with a JAX-native twin)")
+            raise ValueError(
+                "population: populations train on the jitted path (an env with a JAX-native twin)"
+            )
         self.path = path
         self.threshold = self.spec.reward_threshold
         self.folder = RunFolder(config.out)
@@ -223,7 +238,9 @@ class Trainer:
             row = {"member": k, "seed": self.seeds[k]}
             row.update({name: values[k] for name, values in self.config.sweep})
             row["episodes"] = len(member_rows)
-            row[f"final_mean_{w}"] = float(np.mean([r["return"] for r in member_rows[-w:]])) if member_rows else ""
+            row[f"final_mean_{w}"] = (
+                float(np.mean([r["return"] for r in member_rows[-w:]])) if member_rows else ""
+            )
             at = solved_at(member_rows, self.threshold, w)
             row["solved_at"] = "" if at is None else at
             summary.append(row)
@@ -377,7 +394,9 @@ def _differences(saved: dict, now: dict) -> list[str]:
             continue
         a, b = saved.get(name), now.get(name)
         if isinstance(a, dict) and isinstance(b, dict):
-            differ += [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            differ += [
+                f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
+            ]
         elif a != b:
             differ.append(f"{name}: {a!r} -> {b!r}")
     return differ

@@ -15,12 +15,14 @@ learning signal of the action taken.
 =====================  ===========  ================================  ====================================
 space                  n_outputs    action array (sample; greedy)     ``post`` (error cell)
 =====================  ===========  ================================  ====================================
-Discrete(2)            1            Bernoulli(sigmoid(y)); y > 0      ``a - sigmoid(y)`` (BernoulliErrorCell)
-Discrete(n), or (2)    n            softmax(y / T) draw; argmax       ``onehot(a) - softmax(y)``
+Discrete(2)            1            Bernoulli(sigmoid(y)); y > 0      ``a - sigmoid(y)`` (Bernoulli cell)
+Discrete(n), or (2)    n            softmax(y / T) draw; argmax       ``(onehot(a) - softmax(y / T)) / T``
 with ``categorical``                                                  (CategoricalErrorCell)
-MultiBinary(n)         n            Bernoulli(sigmoid(y)) per bit     ``a - sigmoid(y)`` (BernoulliErrorCell)
-Box(shape), finite     prod(shape)  ``u = y + scale eps``; ``y``      ``(u - y) / scale^2`` (GaussianErrorCell)
+MultiBinary(n)         n            Bernoulli(sigmoid(y)) per bit     ``a - sigmoid(y)`` (Bernoulli cell)
+Box(shape), finite     prod(shape)  ``u = y + scale eps``; ``y``      ``(u - y) / scale^2`` (Gaussian cell)
 =====================  ===========  ================================  ====================================
+
+``T`` is ``temperature`` (categorical decoders only).
 
 Discrete action arrays hold indices from 0 (``bound`` adds the space's ``start``); Box action
 arrays are unbounded and ``bound`` squashes them into the bounds,
@@ -110,7 +112,8 @@ def decoder_for(
             return jax.random.categorical(key, y / temperature, axis=-1).astype(jnp.int32)
 
         def post(y, action, scale=None):
-            return _error_cell_output(cell, "dlogits", y, logits=y, target=jax.nn.one_hot(action, n))
+            target = jax.nn.one_hot(action, n)
+            return _error_cell_output(cell, "dlogits", y, logits=y / temperature, target=target) / temperature
 
         greedy = lambda y: jnp.argmax(y, axis=-1).astype(jnp.int32)  # noqa: E731
         return Decoder(n, sample, greedy, post, lambda a: a + start, int)
@@ -138,9 +141,7 @@ def decoder_for(
         def bound(u):
             return low + (high - low) * (jnp.tanh(u) + 1.0) / 2.0
 
-        return Decoder(
-            n, sample, lambda y: y, post, bound, lambda a: np.asarray(a, dtype).reshape(shape)
-        )
+        return Decoder(n, sample, lambda y: y, post, bound, lambda a: np.asarray(a, dtype).reshape(shape))
     raise ValueError(
         f"{env}: no action decoder for the action space {space}; supported: {', '.join(SUPPORTED_SPACES)}"
     )

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pathlib
+import signal
 import sys
 
-__all__ = ["COMMANDS", "OneLineParser", "format_table", "main", "run_command"]
+__all__ = ["COMMANDS", "OneLineParser", "format_table", "main", "quit_on_interrupt", "run_command"]
 
 # rpe <command>: the script module that runs it, and what it does.
 COMMANDS = {
@@ -42,13 +44,24 @@ def format_table(rows: list[dict], float_format: str = "{:.3f}") -> str:
     return "\n".join(lines)
 
 
+def _quit(signum, frame):
+    sys.stderr.write("\ninterrupted\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def quit_on_interrupt() -> None:
+    """Ctrl-C (or SIGTERM) ends the process at once, with one line and status 130: for the
+    start of a command (imports, compiling), where there is nothing to save. A training run
+    installs its own handler while it runs (``agents.training``)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _quit)
+
+
 def run_command(main, argv=None) -> None:
-    """Run a script's ``main``; Ctrl-C before its run started ends it with one line, status 130."""
-    try:
-        main(argv)
-    except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
-        raise SystemExit(130) from None
+    """Run a script's ``main`` with :func:`quit_on_interrupt` in force."""
+    quit_on_interrupt()
+    main(argv)
 
 
 def main(argv=None) -> None:
@@ -56,11 +69,14 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     listing = "\n".join(f"  {name:<20} {text}" for name, (_, text) in COMMANDS.items())
     if not argv or argv[0] in ("-h", "--help"):
-        print(f"usage: rpe COMMAND [ARGS...]   (rpe COMMAND --help for its arguments)\n\ncommands:\n{listing}")
+        print(
+            f"usage: rpe COMMAND [ARGS...]   (rpe COMMAND --help for its arguments)\n\ncommands:\n{listing}"
+        )
         return
     if argv[0] not in COMMANDS:
         sys.stderr.write(f"rpe: error: unknown command {argv[0]!r}; expected one of {', '.join(COMMANDS)}\n")
         raise SystemExit(2)
+    quit_on_interrupt()
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
     module = importlib.import_module(COMMANDS[argv[0]][0])
     run_command(module.main, argv[1:])

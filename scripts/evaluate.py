@@ -1,6 +1,6 @@
 """Evaluate a trained agent: load a checkpoint, run N episodes, print mean and std of the return.
 
-    rpe evaluate runs/pg-CartPole-v1-seed0/checkpoint.npz --episodes 100 [--greedy] [--member K]
+rpe evaluate runs/pg-CartPole-v1-seed0/checkpoint.npz --episodes 100 [--greedy] [--member K]
 """
 
 from __future__ import annotations
@@ -10,9 +10,13 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
+from cli import OneLineParser, quit_on_interrupt, run_command
+
+if __name__ == "__main__":
+    quit_on_interrupt()  # Ctrl-C while importing and compiling: stop at once
+
 import jax
 import numpy as np
-from cli import OneLineParser, run_command
 
 from agents.checkpoint import read_checkpoint, read_meta
 from agents.env_spec import make_env_spec

@@ -27,8 +27,12 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
+from cli import OneLineParser, format_table, quit_on_interrupt, run_command
+
+if __name__ == "__main__":
+    quit_on_interrupt()  # Ctrl-C while importing and compiling: stop at once
+
 import numpy as np
-from cli import OneLineParser, format_table, run_command
 
 from agents.registry import AGENTS, env_defaults, family
 from agents.training import PATHS, TrainConfig, Trainer, resolve_config
@@ -49,21 +53,32 @@ def build_parser() -> OneLineParser:
     agents = "; ".join(f"{name}: {fam.summary}" for name, fam in sorted(AGENTS.items()))
     parser = OneLineParser(prog="rpe train", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--agent", choices=sorted(AGENTS), default=None, help=f"default: the env's entry in defaults.toml ({agents})"
+        "--agent",
+        choices=sorted(AGENTS),
+        default=None,
+        help=f"default: the env's entry in defaults.toml ({agents})",
     )
     parser.add_argument("--env", default=d.env, help=f"a Gymnasium env id or module:EnvId (default {d.env})")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an agent hyperparameter")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="an agent hyperparameter"
+    )
     parser.add_argument(
         "--list-hyperparameters", action="store_true", help="print the agent's hyperparameters and exit"
     )
     parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--episodes", type=int, default=d.episodes, help="episode budget (stops early if solved)")
+    parser.add_argument(
+        "--episodes", type=int, default=d.episodes, help="episode budget (stops early if solved)"
+    )
     parser.add_argument("--num-envs", type=int, default=d.num_envs, help="parallel episodes per update")
     parser.add_argument("--path", choices=PATHS, default=d.path, help="jitted or Python-loop path")
     parser.add_argument("--out", default=None, help="run folder (default runs/AGENT-ENV-seedSEED)")
     parser.add_argument("--population", type=int, default=d.population, help="members trained at once")
-    parser.add_argument("--sweep", action="append", default=[], metavar="NAME=v1,...,vN", help="a value per member")
-    parser.add_argument("--updates-per-call", type=int, default=d.updates_per_call, help="updates per jitted call")
+    parser.add_argument(
+        "--sweep", action="append", default=[], metavar="NAME=v1,...,vN", help="a value per member"
+    )
+    parser.add_argument(
+        "--updates-per-call", type=int, default=d.updates_per_call, help="updates per jitted call"
+    )
     parser.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="updates")
     parser.add_argument("--no-stop", action="store_true", help="use the whole budget even once solved")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
@@ -144,7 +159,11 @@ def main(argv=None) -> dict | None:
         raise SystemExit(130)
     if population > 1:
         summary = trainer.summary(result["metrics"])
-        print(format_table([{k: f"{v:.4g}" if isinstance(v, float) else v for k, v in r.items()} for r in summary]))
+        print(
+            format_table(
+                [{k: f"{v:.4g}" if isinstance(v, float) else v for k, v in r.items()} for r in summary]
+            )
+        )
         print(f"{result['seconds']:.1f} s ({trainer.path} path); run folder: {trainer.out} (summary.csv)")
         return result
     rows = result["metrics"]
@@ -157,7 +176,9 @@ def main(argv=None) -> dict | None:
         f"mean return of the last 100 episodes {last:.1f}; {len(rows)} episodes, "
         f"{sum(r['steps'] for r in rows)} env steps, {result['seconds']:.1f} s ({trainer.path} path)"
     )
-    print(f"run folder: {trainer.out}  (config.json, metrics.csv, learning_curve.png, rpe.png, checkpoint.npz)")
+    print(
+        f"run folder: {trainer.out}  (config.json, metrics.csv, learning_curve.png, rpe.png, checkpoint.npz)"
+    )
     return result
 
 

@@ -170,33 +170,100 @@ def test_population_code_by_hand_and_as_a_wrapper():
 
 
 def test_decoders_for_discrete_multibinary_and_box():
+    """Action arrays (indices from 0; unbounded Box values), ``bound``, ``greedy``, ``to_env``."""
     key = jax.random.key(0)
     d = decoder_for(gym.spaces.Discrete(3, start=1))
     logits = jnp.asarray([[0.0, 5.0, 0.0]] * 2000)
     actions = np.asarray(d.sample(logits, key))
-    assert d.n_outputs == 3 and set(np.unique(actions)) <= {1, 2, 3}
-    p2 = np.exp(5) / (np.exp(5) + 2)
-    assert np.mean(actions == 2) == pytest.approx(p2, abs=0.02)
-    assert int(d.greedy(logits)[0]) == 2 and d.to_env(np.int64(2)) == 2
+    assert d.n_outputs == 3 and actions.shape == (2000,) and set(np.unique(actions)) <= {0, 1, 2}
+    p1 = np.exp(5) / (np.exp(5) + 2)
+    assert np.mean(actions == 1) == pytest.approx(p1, abs=0.02)
+    assert int(d.greedy(logits)[0]) == 1
+    np.testing.assert_array_equal(d.bound(jnp.asarray([0, 1, 2])), [1, 2, 3])  # adds start
+    assert d.to_env(np.int64(2)) == 2 and type(d.to_env(np.int64(2))) is int
+    # Discrete(2): one Bernoulli unit, P(a = 1) = sigmoid(y); a softmax over two if categorical.
+    binary = decoder_for(gym.spaces.Discrete(2, start=-1))
+    y = jnp.full((4000, 1), 1.0)
+    actions = np.asarray(binary.sample(y, key))
+    assert binary.n_outputs == 1 and actions.shape == (4000,) and set(np.unique(actions)) <= {0, 1}
+    assert np.mean(actions) == pytest.approx(float(jax.nn.sigmoid(1.0)), abs=0.02)
+    np.testing.assert_array_equal(binary.greedy(jnp.asarray([[-0.5], [0.5]])), [0, 1])
+    np.testing.assert_array_equal(binary.bound(jnp.asarray([0, 1])), [-1, 0])
+    assert decoder_for(gym.spaces.Discrete(2), categorical=True).n_outputs == 2
     mb = decoder_for(gym.spaces.MultiBinary(4))
     bits = np.asarray(mb.sample(jnp.zeros((5000, 4)), key))
-    assert mb.n_outputs == 4 and abs(bits.mean() - 0.5) < 0.02
-    box = decoder_for(gym.spaces.Box(-2.0, 1.0, (2,)), noise_std=0.0)
-    a = np.asarray(box.sample(jnp.asarray([[-50.0, 0.0]]), key))
-    np.testing.assert_allclose(a, [[-2.0, -0.5]], atol=1e-5)
-    assert box.to_env(a[0]).shape == (2,)
+    assert mb.n_outputs == 4 and bits.shape == (5000, 4) and abs(bits.mean() - 0.5) < 0.02
+    np.testing.assert_array_equal(mb.greedy(jnp.asarray([[-1.0, 1.0, 2.0, -2.0]])), [[0, 1, 1, 0]])
+    np.testing.assert_array_equal(mb.bound(jnp.asarray(bits[:3])), bits[:3])
+    assert mb.to_env(bits[0]).dtype == np.int8
+    # Box: u = y + scale eps, unbounded; bound squashes low + (high - low)(tanh(u) + 1) / 2.
+    box = decoder_for(gym.spaces.Box(-2.0, 1.0, (2,)), noise_std=0.3)
+    y = jnp.asarray([[-50.0, 0.0]])
+    assert box.n_outputs == 2
+    np.testing.assert_allclose(box.greedy(y), y)
+    u = np.asarray(box.sample(jnp.broadcast_to(y, (5000, 2)), key))
+    np.testing.assert_allclose(u.mean(axis=0), [-50.0, 0.0], atol=0.02)
+    np.testing.assert_allclose(u.std(axis=0), [0.3, 0.3], rtol=0.05)
+    u = np.asarray(box.sample(jnp.broadcast_to(y, (5000, 2)), key, 2.0))  # an explicit scale
+    np.testing.assert_allclose(u.std(axis=0), [2.0, 2.0], rtol=0.05)
+    np.testing.assert_allclose(box.bound(y), [[-2.0, -0.5]], atol=1e-6)
+    u = jnp.asarray([[0.7, -1.3]])
+    np.testing.assert_allclose(box.bound(u), -2.0 + 3.0 * (np.tanh([[0.7, -1.3]]) + 1) / 2, rtol=1e-6)
+    bounded = box.to_env(np.asarray(box.bound(u))[0])
+    assert bounded.shape == (2,) and bounded.dtype == np.float32
+    square = decoder_for(gym.spaces.Box(0.0, 1.0, (2, 3)), noise_std=0.0)
+    assert square.n_outputs == 6 and square.to_env(np.zeros(6)).shape == (2, 3)
+
+
+def test_decoder_post_is_the_error_cells_raw_derivative():
+    """``post`` against its closed form for the four kinds on ``(episodes, T, n_outputs)``, as
+    a batch learner calls it, and with a traced ``scale`` under ``jax.jit`` and ``jax.vmap``
+    (one Gaussian scale per population member)."""
+    rng = np.random.default_rng(0)
+    k_y, k_u = jax.random.split(jax.random.key(0))
+    bernoulli = decoder_for(gym.spaces.Discrete(2))
+    y, a = jax.random.normal(k_y, (3, 5, 1)), jnp.asarray(rng.integers(0, 2, (3, 5)))
+    np.testing.assert_allclose(bernoulli.post(y, a), a[..., None] - jax.nn.sigmoid(y), atol=1e-6)
+    categorical = decoder_for(gym.spaces.Discrete(4, start=2))
+    y, a = jax.random.normal(k_y, (3, 5, 4)), jnp.asarray(rng.integers(0, 4, (3, 5)))
+    np.testing.assert_allclose(categorical.post(y, a), jax.nn.one_hot(a, 4) - jax.nn.softmax(y), atol=1e-6)
+    two = decoder_for(gym.spaces.Discrete(2), categorical=True)
+    y, a = jax.random.normal(k_y, (3, 5, 2)), jnp.asarray(rng.integers(0, 2, (3, 5)))
+    np.testing.assert_allclose(two.post(y, a), jax.nn.one_hot(a, 2) - jax.nn.softmax(y), atol=1e-6)
+    multibinary = decoder_for(gym.spaces.MultiBinary(3))
+    y, a = jax.random.normal(k_y, (3, 5, 3)), jnp.asarray(rng.integers(0, 2, (3, 5, 3)))
+    np.testing.assert_allclose(multibinary.post(y, a), a - jax.nn.sigmoid(y), atol=1e-6)
+    gaussian = decoder_for(gym.spaces.Box(-1.0, 1.0, (2,)), noise_std=0.3)
+    y, u = jax.random.normal(k_y, (3, 5, 2)), jax.random.normal(k_u, (3, 5, 2))
+    np.testing.assert_allclose(gaussian.post(y, u), (u - y) / 0.3**2, rtol=1e-5)
+    np.testing.assert_allclose(gaussian.post(y, u, 0.5), (u - y) / 0.5**2, rtol=1e-5)
+
+    scales = jnp.asarray([0.1, 0.5, 2.0])
+    want = (u - y)[None] / (scales**2)[:, None, None, None]
+    per_member = jax.vmap(gaussian.post, in_axes=(None, None, 0))
+    np.testing.assert_allclose(per_member(y, u, scales), want, rtol=1e-5)
+    traced = jax.jit(per_member)
+    np.testing.assert_allclose(traced(y, u, scales), want, rtol=1e-5)
+    np.testing.assert_allclose(traced(y, u, 2.0 * scales), want / 4.0, rtol=1e-5)
+    assert traced._cache_size() == 1  # a new scale does not recompile
+    draws = jax.jit(jax.vmap(gaussian.sample, in_axes=(None, None, 0)))(jnp.zeros((4000, 2)), k_u, scales)
+    np.testing.assert_allclose(np.asarray(draws).std(axis=(1, 2)), scales, rtol=0.05)
 
 
 @pytest.mark.parametrize(
     "space",
     [
         gym.spaces.Box(-np.inf, np.inf, (2,)),
+        gym.spaces.Box(np.array([0.0, -1.0]), np.array([1.0, np.inf])),
         gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.Discrete(2))),
         gym.spaces.MultiDiscrete([2, 3]),
+        gym.spaces.MultiBinary((2, 2)),
     ],
 )
 def test_unsupported_action_spaces_name_env_space_and_choices(space):
-    with pytest.raises(ValueError, match=r"Pendulum-v1.*action space.*supported: Discrete"):
+    message = r"^Pendulum-v1: no action decoder for the action space .*"
+    choices = r"supported: Discrete, MultiBinary \(1-D\), Box with finite bounds$"
+    with pytest.raises(ValueError, match=message + choices):
         decoder_for(space, env="Pendulum-v1")
 
 

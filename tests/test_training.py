@@ -1,22 +1,23 @@
-"""The train command: run folder, checkpoints (atomic, round trip), exact resume after an
-interrupt or a kill, evaluation, bad input, and learning that clearly beats chance."""
+"""The train command: run folder, checkpoints (data only, atomic, round trip), exact resume
+after an interrupt, a SIGINT or a kill, evaluation, bad input, and learning that clearly
+beats chance."""
 
 import csv
 import json
 import os
 import pathlib
-import pickle
 import signal
 import subprocess
 import sys
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents.training import TrainConfig, Trainer, load_checkpoint
+from agents import PolicyGradientConfig
+from agents.checkpoint import read_meta
+from agents.training import TrainConfig, Trainer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -33,29 +34,37 @@ def assert_same_state(a, b):
 def test_train_command_writes_the_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     result = train_script.main(
-        ["--episodes", "24", "--num-envs", "8", "--out", str(out), "--quiet", "--no-stop"]
+        ["--episodes", "24", "--out", str(out), "--quiet", "--no-stop", "--set", "gamma=0.98"]
     )
     printed = capsys.readouterr().out
     assert "pg on CartPole-v1" in printed and "run folder" in printed
-    for name in ("config.json", "metrics.csv", "learning_curve.png", "rpe.png", "checkpoint.pkl"):
+    for name in ("config.json", "metrics.csv", "learning_curve.png", "rpe.png", "checkpoint.npz"):
         assert (out / name).is_file(), name
     config = json.loads((out / "config.json").read_text())
-    assert config["env"] == "CartPole-v1" and config["seed"] == 0
+    assert config["env"] == "CartPole-v1" and config["seed"] == 0 and config["agent"] == "pg"
+    # Every hyperparameter is recorded, the one set on the command line with its value.
+    assert config["agent_config"] == {**PolicyGradientConfig().as_dict(), "gamma": 0.98}
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert [int(r["episode"]) for r in rows] == list(range(1, 25))
     assert set(rows[0]) == {"episode", "steps", "return", "mean_abs_rpe", "reward_prediction"}
     assert all(float(r["return"]) == float(r["steps"]) for r in rows)  # CartPole pays 1 per step
     assert len(result["metrics"]) == 24
+    np.testing.assert_allclose(float(result["state"].hp["gamma"]), 0.98, rtol=1e-6)
+
+
+def test_every_metric_the_agent_reports_reaches_metrics_csv(tmp_path):
+    config = TrainConfig(
+        agent="ac", env="MountainCar-v0", episodes=8, out=str(tmp_path), stop_when_solved=False
+    )
+    Trainer(config).run(progress=False)
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert "epistemic_reward" in rows[0] and len(rows) == 8
+    assert all(0.0 < float(r["epistemic_reward"]) <= 1.0 for r in rows)  # in (0, curiosity]
 
 
 def test_python_loop_path_on_a_real_gymnasium_env(tmp_path):
     config = TrainConfig(
-        env="CartPole-v1",
-        path="python",
-        episodes=6,
-        num_envs=3,
-        out=str(tmp_path / "py"),
-        stop_when_solved=False,
+        path="python", episodes=6, num_envs=3, out=str(tmp_path / "py"), stop_when_solved=False
     )
     result = Trainer(config).run(progress=False)
     assert len(result["metrics"]) == 6 and all(r["steps"] >= 8 for r in result["metrics"])
@@ -64,10 +73,11 @@ def test_python_loop_path_on_a_real_gymnasium_env(tmp_path):
 def test_checkpoint_round_trip_and_evaluation(tmp_path, capsys):
     config = TrainConfig(episodes=16, out=str(tmp_path / "rt"), stop_when_solved=False)
     result = Trainer(config).run(progress=False)
-    ckpt = load_checkpoint(tmp_path / "rt" / "checkpoint.pkl")
-    assert ckpt["update"] == 2 and len(ckpt["metrics"]) == 16
-    assert_same_state(ckpt["state"], result["state"])
-    returns = evaluate_script.main([str(tmp_path / "rt" / "checkpoint.pkl"), "--episodes", "5"])
+    meta, _ = read_meta(tmp_path / "rt" / "checkpoint.npz")
+    assert meta["update"] == 2 and len(meta["metrics"][0]) == 16 and meta["agent"] == "pg"
+    _, state = evaluate_script.load_agent(str(tmp_path / "rt" / "checkpoint.npz"))
+    assert_same_state(state, result["state"])
+    returns = evaluate_script.main([str(tmp_path / "rt" / "checkpoint.npz"), "--episodes", "5"])
     assert len(returns) == 5 and "mean return" in capsys.readouterr().out
 
 
@@ -83,80 +93,210 @@ def test_resume_after_an_interrupt_equals_an_uninterrupted_run(tmp_path, path):
     assert resumed["metrics"] == whole["metrics"]
 
 
-def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path):
+def test_resume_refuses_a_checkpoint_of_another_configuration_naming_the_fields(tmp_path):
     Trainer(TrainConfig(episodes=8, out=str(tmp_path / "r"), stop_when_solved=False)).run(progress=False)
-    with pytest.raises(ValueError, match="different configuration"):
-        Trainer(TrainConfig(episodes=8, seed=1, out=str(tmp_path / "r"))).run(progress=False, resume=True)
-
-
-def test_a_kill_mid_run_resumes_to_the_same_weights(tmp_path):
-    args = ["--episodes", "800", "--num-envs", "8", "--no-stop", "--quiet", "--checkpoint-every", "1"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    killed = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "train.py"), *args, "--out", str(killed)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline and not (killed / "checkpoint.pkl").exists():
-        time.sleep(0.05)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    partial = load_checkpoint(killed / "checkpoint.pkl")  # readable: written atomically
-    assert 0 < partial["update"] < 100
-    resumed = train_script.main([*args, "--out", str(killed), "--resume"])
-    whole = train_script.main([*args, "--out", str(tmp_path / "whole")])
-    assert_same_state(resumed["state"], whole["state"])
-    assert resumed["metrics"] == whole["metrics"]
+    with pytest.raises(ValueError, match=r"eta: 0.05 -> 0.1; seed: 0 -> 1"):
+        Trainer(TrainConfig(episodes=8, seed=1, out=str(tmp_path / "r")), {"eta": "0.1"}).run(
+            progress=False, resume=True
+        )
+    # A larger budget is not a different run: it resumes.
+    longer = Trainer(TrainConfig(episodes=16, out=str(tmp_path / "r"), stop_when_solved=False))
+    assert len(longer.run(progress=False, resume=True)["metrics"]) == 16
 
 
 def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
     trainer = Trainer(TrainConfig(episodes=8, out=str(tmp_path / "a"), stop_when_solved=False))
     trainer.run(progress=False)
-    before = (tmp_path / "a" / "checkpoint.pkl").read_bytes()
+    before = (tmp_path / "a" / "checkpoint.npz").read_bytes()
 
     def crash(_):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(OSError, match="disk full"):
-        stacked = jax.tree.map(
-            lambda x: x[None], trainer.agent.init(jax.random.key(1))
-        )  # a population of one
-        trainer._save(stacked, 99, [[]])
-    assert (tmp_path / "a" / "checkpoint.pkl").read_bytes() == before
-    assert pickle.loads(before)["update"] == 1
+        trainer._save(trainer.initial_state, 99, [[]])
+    assert (tmp_path / "a" / "checkpoint.npz").read_bytes() == before
+    assert read_meta(tmp_path / "a" / "checkpoint.npz")[0]["update"] == 1
     assert not [p for p in (tmp_path / "a").iterdir() if p.name.endswith(".tmp")]
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--env", "NoSuchEnv-v0"], "unknown env 'NoSuchEnv-v0'"),
-        (["--agent", "dqn"], "unknown agent 'dqn'; choose one of ['ac', 'pg']"),
-        (["--env", "FrozenLake-v1"], "FrozenLake-v1: the pg agent needs a 1-D Box observation space"),
-        (["--env", "Blackjack-v1"], "Blackjack-v1"),
-        (["--path", "gpu"], "unknown path 'gpu'"),
-        (["--episodes", "0"], "--episodes must be >= 1"),
-    ],
-)
-def test_bad_input_is_one_line_and_exit_status_2(argv, message, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train.py"), *argv, "--out", str(tmp_path)],
+def _run(argv, **kwargs):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), *argv],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
+        **kwargs,
     )
-    assert proc.returncode == 2
+
+
+BAD_INPUT = [
+    (["--env", "NoSuchEnv-v0"], "unknown env 'NoSuchEnv-v0'"),
+    (["--agent", "dqn"], "invalid choice: 'dqn' (choose from 'ac', 'np-rnn', 'pg')"),
+    (["--env", "FrozenLake-v1"], "FrozenLake-v1: the pg agent needs a 1-D Box observation space"),
+    (["--path", "gpu"], "invalid choice: 'gpu'"),
+    (["--episodes", "0"], "episodes: expected an int >= 1, got 0"),
+    (
+        ["--set", "etaa=0.1"],
+        "etaa: not a hyperparameter of PolicyGradientConfig; expected one of ['action_sigma'",
+    ),
+    (["--set", "eta=fast"], "eta: expected float, got 'fast'"),
+    (["--set", "gamma=1.5"], "gamma: expected a value in [0, 1], got 1.5"),
+    (["--set", "eta"], "--set: expected NAME=VALUE, got 'eta'"),
+    (["--population", "2", "--sweep", "gamma=0.9"], "sweep: gamma has 1 values for a population of 2"),
+    (
+        ["--population", "2", "--sweep", "nope=1,2"],
+        "sweep: 'nope' is not a hyperparameter of agent 'pg'; sweepable: eta",
+    ),
+    (
+        ["--agent", "ac", "--env", "MountainCar-v0", "--population", "2", "--sweep", "n_tilings=4,8"],
+        "structural",
+    ),
+    (["--population", "2", "--sweep", "gamma=0.9,7"], "gamma: expected a value in [0, 1], got 7.0"),
+    (["--env", "no_such_module_xyz:Env-v0"], "needs the module 'no_such_module_xyz'"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUT)
+def test_bad_input_is_one_line_and_exit_status_2_and_writes_nothing(argv, message, tmp_path):
+    out = tmp_path / "run"
+    proc = _run([*argv, "--out", str(out)])
+    assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+    assert not out.exists()
 
 
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUT)
+def test_bad_input_is_reported_before_anything_is_written(argv, message, tmp_path, capsys):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as info:
+        train_script.parse_args([*argv, "--out", str(out)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out.exists()
+
+
+def test_box2d_envs_train_or_say_what_to_install(tmp_path, capsys):
+    try:
+        import Box2D  # noqa: F401
+    except ImportError:
+        with pytest.raises(SystemExit) as info:
+            train_script.parse_args(["--env", "LunarLander-v3", "--out", str(tmp_path)])
+        assert info.value.code == 2
+        assert 'pip install -e ".[box2d]"' in capsys.readouterr().err
+        return
+    config = TrainConfig(
+        env="LunarLander-v3", episodes=2, num_envs=2, out=str(tmp_path), stop_when_solved=False
+    )
+    result = Trainer(config).run(progress=False)
+    assert len(result["metrics"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda b: b[: len(b) // 2], "not a readable checkpoint"),
+        (lambda b: b"not a zip at all", "not a readable checkpoint"),
+    ],
+)
+def test_a_damaged_checkpoint_is_one_line_naming_the_file(tmp_path, damage, message, capsys):
+    out = tmp_path / "d"
+    Trainer(TrainConfig(episodes=8, out=str(out), stop_when_solved=False)).run(progress=False)
+    path = out / "checkpoint.npz"
+    path.write_bytes(damage(path.read_bytes()))
+    for command in (
+        lambda: evaluate_script.main([str(path), "--episodes", "1"]),
+        lambda: train_script.main(["--episodes", "8", "--out", str(out), "--resume", "--quiet"]),
+    ):
+        with pytest.raises(SystemExit) as info:
+            command()
+        assert info.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(path) in err[0] and message in err[0]
+
+
+def test_a_checkpoint_for_another_agent_is_refused(tmp_path, capsys):
+    config = TrainConfig(
+        agent="pg", env="MountainCar-v0", episodes=8, out=str(tmp_path), stop_when_solved=False
+    )
+    Trainer(config).run(progress=False)
+    argv = ["--agent", "ac", "--env", "MountainCar-v0", "--episodes", "8", "--out", str(tmp_path), "--resume"]
+    with pytest.raises(SystemExit):
+        train_script.main([*argv, "--quiet"])
+    assert "a checkpoint of agent 'pg', not 'ac'" in capsys.readouterr().err
+
+
+TRAIN = [sys.executable, str(ROOT / "scripts" / "train.py"), "--seed", "7", "--no-stop", "--quiet"]
+
+
+def _metrics(path):
+    return list(csv.DictReader((path / "metrics.csv").open()))
+
+
+def _leaves(path):
+    with np.load(path / "checkpoint.npz") as archive:
+        return {k: archive[k] for k in archive.files if k != "__meta__"}
+
+
+@pytest.mark.slow
+def test_sigint_at_any_moment_then_resume_equals_the_uninterrupted_run(tmp_path):
+    """Ctrl-C while starting, while compiling, and at several moments of a jitted run: the
+    run stops at once (status 130) and resuming gives the uninterrupted run's episodes and
+    weights exactly."""
+    args = ["--episodes", "1600", "--checkpoint-every", "10", "--updates-per-call", "5"]
+    env = {**os.environ, "RPE_JAX_CACHE": str(tmp_path / "cache")}  # a cold cache: compiling takes a while
+    whole = tmp_path / "whole"
+    assert subprocess.run([*TRAIN, *args, "--out", str(whole)], env=env, timeout=600).returncode == 0
+    for delay in (0.3, 2.5, 6.0, 9.0, 12.0):
+        out = tmp_path / f"at{delay}"
+        proc = subprocess.Popen(
+            [*TRAIN, *args, "--out", str(out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(delay)
+        sent = time.time()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert time.time() - sent < 30, f"stopping took {time.time() - sent:.1f} s"
+        assert proc.returncode in (130, 0) and "Traceback" not in err, err
+        resumed = subprocess.run([*TRAIN, *args, "--out", str(out), "--resume"], env=env, timeout=600)
+        assert resumed.returncode == 0
+        assert _metrics(out) == _metrics(whole), delay
+        a, b = _leaves(out), _leaves(whole)
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), delay
+
+
+@pytest.mark.slow
+def test_a_kill_mid_run_resumes_to_the_same_weights(tmp_path):
+    args = ["--episodes", "800", "--num-envs", "8", "--checkpoint-every", "1"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*TRAIN, *args, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (killed / "checkpoint.npz").exists():
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial, _ = read_meta(killed / "checkpoint.npz")  # readable: written atomically
+    assert 0 < partial["update"] < 100
+    subprocess.run([*TRAIN, *args, "--out", str(killed), "--resume"], timeout=600, check=True)
+    subprocess.run([*TRAIN, *args, "--out", str(tmp_path / "whole")], timeout=600, check=True)
+    assert _metrics(killed) == _metrics(tmp_path / "whole")
+    a, b = _leaves(killed), _leaves(tmp_path / "whole")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
 def test_pg_clearly_beats_a_random_policy_on_cartpole(tmp_path):
-    result = Trainer(TrainConfig(episodes=480, out=str(tmp_path / "learn"), stop_when_solved=False)).run(
+    result = Trainer(TrainConfig(agent="pg", episodes=480, out=str(tmp_path), stop_when_solved=False)).run(
         progress=False
     )
     returns = np.asarray([r["return"] for r in result["metrics"]])
@@ -165,6 +305,7 @@ def test_pg_clearly_beats_a_random_policy_on_cartpole(tmp_path):
     assert returns[-48:].mean() > 3 * random_policy_mean
 
 
+@pytest.mark.slow
 def test_ac_clearly_beats_a_random_policy_on_mountain_car(tmp_path):
     """A random policy never reaches the flag in 200 steps (return -200 every episode)."""
     config = TrainConfig(agent="ac", env="MountainCar-v0", episodes=480, out=str(tmp_path))
@@ -176,6 +317,8 @@ def test_ac_clearly_beats_a_random_policy_on_mountain_car(tmp_path):
 
 
 def test_tile_code_activates_one_tile_per_tiling_and_generalises_locally():
+    import jax.numpy as jnp
+
     from agents.tile_coding import tile_code, tile_encode
 
     code = tile_code([-1.0, 0.0], [1.0, 2.0], tiles=4, n_tilings=3)
