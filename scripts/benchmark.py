@@ -12,7 +12,7 @@ Rows (each measured in its own subprocess, so that its peak memory is its own):
   limit: ``E x 500`` per update).
 - ``solve``: wall time to solve CartPole-v1 (mean return >= 475 over 100 consecutive
   episodes) on the jitted path, compile included, median over seeds 0-4, split into compile,
-  rollout and learning.
+  rollout (acting and env steps), learning (``observe`` and ``learn``) and the rest.
 
     python scripts/benchmark.py [--repeats 5] [--seeds 5]
 """
@@ -31,7 +31,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from cli import OneLineParser, format_table
+from cli import OneLineParser, format_table, run_command
 
 ENV_ID = "CartPole-v1"
 
@@ -40,12 +40,12 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _agent_and_env():
+def _agent():
+    """The pg agent with its default hyperparameters for the JAX-native CartPole-v1."""
+    from agents.env_spec import make_env_spec
     from agents.registry import make_agent
-    from envs import CartPole
 
-    env = CartPole()
-    return make_agent("pg", env.observation_space, env.action_space, horizon=env.max_episode_steps), env
+    return make_agent("pg", make_env_spec(ENV_ID))
 
 
 def _median_time(fn, repeats: int) -> float:
@@ -63,7 +63,8 @@ def row_python(repeats: int) -> dict:
     import jax
     import numpy as np
 
-    from agents.training import TrainConfig, Trainer
+    from agents.rollout import PythonLoop, python_rollout
+    from envs.gym_ids import make_gym_env
 
     raw_env = gym.make(ENV_ID)
     raw_env.reset(seed=0)
@@ -76,18 +77,20 @@ def row_python(repeats: int) -> dict:
                 raw_env.reset()
 
     raw_sps = 20_000 / _median_time(raw, repeats)
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(TrainConfig(path="python", num_envs=8, out=tmp))
-        state = trainer.agent.init(jax.random.key(0))
-        state, *_ = trainer._update(state, jax.random.key(1), 0)  # compile act and learn
-        rates = []
-        for r in range(repeats):
-            start = time.perf_counter()
-            steps = 0
-            for u in range(3):
-                state, _, lengths, _ = trainer._update(state, jax.random.key(100 * r + u), u)
-                steps += int(np.sum(lengths))
-            rates.append(steps / (time.perf_counter() - start))
+    agent = _agent()
+    loop = PythonLoop(agent)
+    envs = [make_gym_env(ENV_ID) for _ in range(8)]
+    state = agent.init(jax.random.key(0), agent.config.numeric_values())
+    state, _ = python_rollout(loop, envs, state, jax.random.key(1), range(8))  # compile act and learn
+    rates = []
+    for r in range(repeats):
+        start = time.perf_counter()
+        steps = 0
+        for u in range(3):
+            seeds = [8 * (3 * r + u + 1) + i for i in range(8)]
+            state, batch = python_rollout(loop, envs, state, jax.random.key(100 * r + u), seeds)
+            steps += int(np.sum(batch.lengths))
+        rates.append(steps / (time.perf_counter() - start))
     train_sps = statistics.median(rates)
     return {
         "row": "python loop, 8 envs",
@@ -100,17 +103,23 @@ def row_python(repeats: int) -> dict:
     }
 
 
-def row_jit(num_envs: int, repeats: int) -> dict:
-    """Jitted training steps/s against a jitted random-policy rollout at the same width."""
+def row_jit(num_envs: int, repeats: int, n_updates: int | None = None) -> dict:
+    """Jitted training steps/s against a jitted random-policy rollout at the same width.
+
+    ``n_updates`` per timed call: 4 up to 64 envs, else 1, unless given. ``steps`` is the
+    env steps one call computes, ``train s`` and ``reference s`` the median seconds of one
+    call of each."""
     import jax
 
     from agents.jit_training import make_train
     from envs.functional import env_reset, env_step
 
-    agent, env = _agent_and_env()
-    n_updates = 4 if num_envs <= 64 else 1
-    steps = n_updates * num_envs * env.max_episode_steps
-    train = jax.jit(make_train(agent, env, num_envs, n_updates))
+    agent = _agent()
+    env, horizon = agent.spec.jax_env, agent.spec.horizon
+    if n_updates is None:
+        n_updates = 4 if num_envs <= 64 else 1
+    steps = n_updates * num_envs * horizon
+    train = jax.jit(make_train(agent, num_envs, n_updates))
 
     def random_rollout(key):
         def one(key):
@@ -124,12 +133,12 @@ def row_jit(num_envs: int, repeats: int) -> dict:
                 )
                 return states, ts.reward + ts.obs.sum()  # depend on the physics: nothing folds away
 
-            return jax.lax.scan(step, states, jax.random.split(key, env.max_episode_steps))[1].sum()
+            return jax.lax.scan(step, states, jax.random.split(key, horizon))[1].sum()
 
         return jax.lax.map(one, jax.random.split(key, n_updates)).sum()
 
     random_rollout = jax.jit(random_rollout)
-    state = agent.init(jax.random.key(0))
+    state = agent.init(jax.random.key(0), agent.config.numeric_values())
     jax.block_until_ready(train(state, jax.random.key(1)))
     jax.block_until_ready(random_rollout(jax.random.key(1)))
     t_train = _median_time(lambda: jax.block_until_ready(train(state, jax.random.key(2))), repeats)
@@ -141,6 +150,9 @@ def row_jit(num_envs: int, repeats: int) -> dict:
         "ratio": t_random / t_train,
         "target": "speed ratio >= 0.3",
         "met": t_random / t_train >= 0.3,
+        "steps": steps,
+        "train s": t_train,
+        "reference s": t_random,
         "peak MiB": _peak_mib(),
     }
 
@@ -149,10 +161,10 @@ def row_solve(seeds: int) -> dict:
     """Wall time to solve on the jitted path, compile included; where the time goes."""
     import jax
 
+    from agents.jit_training import make_train
     from agents.population import init_population, population_keys
     from agents.rollout import jax_rollout
     from agents.training import TrainConfig, Trainer
-    from envs import CartPole
 
     walls, compiles, episodes = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,26 +176,37 @@ def row_solve(seeds: int) -> dict:
             result = trainer.run(progress=False)
             walls.append(time.perf_counter() - start)
             episodes.append(result["solved_at"] or float("nan"))
-            # Compile time of the same program, measured on its own.
-            n = trainer._updates_this_call(0, 0, None)
+            # Compile time of the same program, measured on its own: the trainer's first chunk
+            # (updates_per_call updates, cut at the budget), vmapped over a population of one.
+            n = min(trainer.config.updates_per_call, -(-trainer.config.episodes // trainer.config.num_envs))
             jax.clear_caches()
-            states, keys = init_population(trainer.agent, [seed]), population_keys([seed])
+            agent, num_envs = trainer.agent, trainer.config.num_envs
+            chunk = jax.jit(jax.vmap(make_train(agent, num_envs, n), in_axes=(0, 0, None)))
+            states, keys = init_population(agent, [seed]), population_keys([seed])
             t0 = time.perf_counter()
-            trainer._chunk(n).lower(states, keys, 0).compile()
+            chunk.lower(states, keys, 0).compile()
             compiles.append(time.perf_counter() - t0)
-        # Rollout and learning per update, timed separately on a trained-length episode mix.
-        agent, env = trainer.agent, CartPole()
+        # Per update, on the trained weights: acting and env steps alone (a rollout without
+        # learning), and the whole update, timed back to back; learning (observe and learn)
+        # is the median of their differences, 0 when it is lost in the noise.
         state = jax.tree.map(jax.numpy.asarray, result["state"])
-        rollout = jax.jit(lambda s, k: jax_rollout(agent, env, s, k, config.num_envs))
-        learn = jax.jit(agent.learn)
-        traj = jax.block_until_ready(rollout(state, jax.random.key(0)))[0]
-        jax.block_until_ready(learn(state, traj))
-        t_roll = _median_time(lambda: jax.block_until_ready(rollout(state, jax.random.key(1))), 5)
-        t_learn = _median_time(lambda: jax.block_until_ready(learn(state, traj)), 5)
+        rollout = jax.jit(lambda s, k: jax_rollout(agent, s, k, num_envs, learn=False))
+        update = jax.jit(lambda s, k: jax_rollout(agent, s, k, num_envs))
+        jax.block_until_ready(rollout(state, jax.random.key(0)))
+        jax.block_until_ready(update(state, jax.random.key(0)))
+        pairs = [
+            (
+                _median_time(lambda: jax.block_until_ready(rollout(state, jax.random.key(1))), 1),
+                _median_time(lambda: jax.block_until_ready(update(state, jax.random.key(1))), 1),
+            )
+            for _ in range(21)
+        ]
+        t_roll = statistics.median(r for r, _ in pairs)
+        t_learn = max(statistics.median(u - r for r, u in pairs), 0.0)
     wall, compile_s = statistics.median(walls), statistics.median(compiles)
-    updates = statistics.median(episodes) / config.num_envs
+    updates = statistics.median(episodes) / num_envs
     return {
-        "row": f"solve {ENV_ID}, jit, 8 envs",
+        "row": f"solve {ENV_ID}, jit, {num_envs} envs",
         "wall s (median)": wall,
         "compile s": compile_s,
         "rollout s": updates * t_roll,
@@ -218,7 +241,7 @@ ROWS = ("python", "jit-1", "jit-64", "jit-1024", "solve")
 
 
 def main(argv=None) -> list[dict]:
-    parser = OneLineParser(prog="benchmark.py", description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog="benchmark.py", description=" ".join(__doc__.split(".")[0].split()) + ".")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=5, help="seeds for the time to solve")
     parser.add_argument("--rows", nargs="+", default=list(ROWS), help=f"among {list(ROWS)}")
@@ -265,4 +288,4 @@ def main(argv=None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -22,9 +22,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import jax
 import numpy as np
-from cli import OneLineParser
+from cli import OneLineParser, run_command
 from tqdm import tqdm
 
+from agents.env_spec import make_env_spec
 from agents.jit_training import make_train
 from agents.registry import AGENTS, make_agent
 from envs.registry import JAX_ENVS
@@ -41,6 +42,7 @@ def rss_mib() -> float:
 
 
 def non_finite_leaves(tree) -> list[str]:
+    """The paths (``jax.tree_util.keystr``) of the leaves of ``tree`` holding a NaN or an Inf."""
     bad = []
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         if not np.all(np.isfinite(np.asarray(leaf))):
@@ -51,12 +53,15 @@ def non_finite_leaves(tree) -> list[str]:
 def soak(
     agent_name: str, env_id: str, steps: int, num_envs: int, per_call: int, seed: int, progress=True
 ) -> dict:
-    env = JAX_ENVS[env_id]()
-    agent = make_agent(
-        agent_name, env.observation_space, env.action_space, env=env_id, horizon=env.max_episode_steps
-    )
-    train = jax.jit(make_train(agent, env, num_envs, per_call))
-    state, key = agent.init(jax.random.key(seed)), jax.random.key(seed)
+    """Train ``agent_name`` (its default hyperparameters) on ``env_id``'s JAX-native twin for
+    at least ``steps`` env steps, in jitted calls of ``per_call`` updates of ``num_envs``
+    episodes; stop at the first non-finite leaf. Returns the counts, the non-finite paths, the
+    resident memory after every call (MiB) and the last call's mean return."""
+    agent = make_agent(agent_name, make_env_spec(env_id))
+    horizon = agent.spec.horizon
+    train = jax.jit(make_train(agent, num_envs, per_call))
+    key = jax.random.key(seed)  # for init and training, as the train command does
+    state = agent.init(key, agent.config.numeric_values())
     done_steps, update, rss, bad, start = 0, 0, [], [], time.perf_counter()
     returns = []
     with tqdm(total=steps, unit="step", disable=not progress, desc=f"soak {agent_name} {env_id}") as bar:
@@ -65,7 +70,7 @@ def soak(
             metrics = jax.tree.map(np.asarray, metrics)
             update += per_call
             # Every env step computed counts (episodes are padded to the time limit).
-            n = per_call * num_envs * env.max_episode_steps
+            n = per_call * num_envs * horizon
             done_steps += n
             returns.append(float(metrics["returns"][-1].mean()))
             bad = non_finite_leaves(state) + [f"metrics{p}" for p in non_finite_leaves(metrics)]
@@ -89,7 +94,7 @@ def memory_grew(rss: list[float], slack_mib: float) -> tuple[bool, float, float]
 
 
 def main(argv=None) -> dict:
-    parser = OneLineParser(prog="soak.py", description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog="soak.py", description=" ".join(__doc__.split(".")[0].split()) + ".")
     parser.add_argument("--agent", default="pg", help=f"one of {sorted(AGENTS)}")
     parser.add_argument("--env", default="CartPole-v1", help=f"a JAX-native env: {sorted(JAX_ENVS)}")
     parser.add_argument("--steps", type=int, default=1_000_000)
@@ -127,4 +132,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -4,16 +4,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents.env_spec import make_env_spec
 from agents.jit_training import make_train, python_loop_train
 from agents.registry import make_agent
 from agents.training import TrainConfig, Trainer
-from envs import CartPole
 
 
-def _pg_on_cartpole():
-    env = CartPole()
-    agent = make_agent("pg", env.observation_space, env.action_space, horizon=env.max_episode_steps)
-    return agent, env
+def _init(agent, seed=0):
+    return agent.init(jax.random.key(seed), agent.config.numeric_values())
 
 
 def assert_trees_close(a, b, rtol=1e-4, atol=1e-5):
@@ -22,14 +20,25 @@ def assert_trees_close(a, b, rtol=1e-4, atol=1e-5):
 
 
 def test_one_jitted_scan_learns_the_same_weights_as_the_python_loop():
-    agent, env = _pg_on_cartpole()
-    state, key = agent.init(jax.random.key(0)), jax.random.key(3)
-    fused, metrics = jax.jit(make_train(agent, env, num_envs=4, n_updates=3))(state, key)
-    looped, returns = python_loop_train(agent, env, state, key, num_envs=4, n_updates=3)
+    agent = make_agent("pg", make_env_spec("CartPole-v1"))
+    state, key = _init(agent), jax.random.key(3)
+    fused, metrics = jax.jit(make_train(agent, num_envs=4, n_updates=3))(state, key)
+    looped, returns = python_loop_train(agent, state, key, num_envs=4, n_updates=3)
     np.testing.assert_allclose(metrics["returns"], returns, rtol=1e-6)
     assert_trees_close(fused, looped)
     assert float(jnp.max(jnp.abs(fused.weights - state.weights))) > 0  # it did learn something
     assert metrics["mean_abs_rpe"].shape == (3, 4)
+
+
+def test_an_online_learner_on_the_jitted_path_matches_the_step_by_step_loop():
+    """ac learns after every step: the scan and one call per step give the same weights."""
+    agent = make_agent("ac", make_env_spec("MountainCar-v0")._replace(horizon=40))
+    state, key = _init(agent), jax.random.key(5)
+    fused, metrics = jax.jit(make_train(agent, num_envs=3, n_updates=2))(state, key)
+    looped, returns = python_loop_train(agent, state, key, num_envs=3, n_updates=2)
+    np.testing.assert_allclose(metrics["returns"], returns, rtol=1e-6)
+    assert_trees_close(fused, looped)
+    assert float(jnp.max(jnp.abs(fused.critic))) > 0 and set(metrics) >= {"epistemic_reward", "mean_abs_rpe"}
 
 
 def test_chunks_of_any_size_give_the_same_run(tmp_path):

@@ -1,5 +1,6 @@
 """Populations: vmap over seeds and hyperparameters, sharded over devices, same results."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,31 +11,34 @@ import jax
 import numpy as np
 import pytest
 
+from agents.env_spec import make_env_spec
 from agents.jit_training import make_train
 from agents.population import init_population, population_keys, shard_population, unstack
 from agents.registry import make_agent
 from agents.training import TrainConfig, Trainer
-from envs import CartPole
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _setup():
-    env = CartPole()
-    agent = make_agent("pg", env.observation_space, env.action_space, horizon=env.max_episode_steps)
-    return agent, env
+    return make_agent("pg", make_env_spec("CartPole-v1"))
 
 
-def test_a_vmapped_population_equals_its_members_trained_alone():
-    agent, env = _setup()
-    train = make_train(agent, env, num_envs=2, n_updates=2)
-    seeds, etas = [0, 5], [0.05, 0.2]
-    states = init_population(agent, seeds, {"eta": etas})
+@pytest.mark.parametrize(("name", "values"), [("eta", (0.05, 0.2)), ("gamma", (0.9, 0.99))])
+def test_a_vmapped_population_equals_its_members_trained_alone(name, values):
+    """Any numeric hyperparameter: each member of the vmapped population equals the agent
+    built with that value in its config and trained alone."""
+    agent = _setup()
+    train = make_train(agent, num_envs=2, n_updates=2)
+    seeds = [0, 5]
+    states = init_population(agent, seeds, {name: values})
     together, metrics = jax.jit(jax.vmap(train, in_axes=(0, 0, None)))(states, population_keys(seeds), 0)
     assert metrics["returns"].shape == (2, 2, 2)
-    for k, (seed, eta) in enumerate(zip(seeds, etas, strict=True)):
-        alone, _ = jax.jit(train)(
-            agent.init(jax.random.key(seed))._replace(eta=np.float32(eta)), jax.random.key(seed)
+    for k, (seed, value) in enumerate(zip(seeds, values, strict=True)):
+        config = dataclasses.replace(agent.config, **{name: value})
+        solo = make_agent("pg", agent.spec, config)
+        alone, _ = jax.jit(make_train(solo, num_envs=2, n_updates=2))(
+            solo.init(jax.random.key(seed), config.numeric_values()), jax.random.key(seed)
         )
         for x, y in zip(jax.tree.leaves(unstack(together, k)), jax.tree.leaves(alone), strict=True):
             np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
@@ -42,10 +46,10 @@ def test_a_vmapped_population_equals_its_members_trained_alone():
 
 
 def test_population_input_errors_name_the_argument():
-    agent, _ = _setup()
-    with pytest.raises(ValueError, match="'gamma' is not a leaf"):
-        init_population(agent, [0, 1], {"gamma": [0.9, 0.99]})
-    with pytest.raises(ValueError, match="one value per member"):
+    agent = _setup()
+    with pytest.raises(ValueError, match="'nope' is not a hyperparameter of agent 'pg'; sweepable: eta, gamma"):
+        init_population(agent, [0, 1], {"nope": [0.9, 0.99]})
+    with pytest.raises(ValueError, match="sweep: eta has 1 values for a population of 2"):
         init_population(agent, [0, 1], {"eta": [0.1]})
     with pytest.raises(ValueError, match="sweep: eta has 1 values for a population of 2"):
         Trainer(TrainConfig(population=2, sweep=(("eta", (0.1,)),)))
@@ -71,13 +75,12 @@ def test_the_train_command_writes_one_metrics_file_per_member_and_a_summary(tmp_
 SHARDED = textwrap.dedent(
     """
     import json, jax, numpy as np
+    from agents.env_spec import make_env_spec
     from agents.jit_training import make_train
     from agents.population import init_population, population_keys, shard_population
     from agents.registry import make_agent
-    from envs import CartPole
-    env = CartPole()
-    agent = make_agent("pg", env.observation_space, env.action_space, horizon=env.max_episode_steps)
-    train = jax.jit(jax.vmap(make_train(agent, env, num_envs=2, n_updates=2), in_axes=(0, 0, None)))
+    agent = make_agent("pg", make_env_spec("CartPole-v1"))
+    train = jax.jit(jax.vmap(make_train(agent, num_envs=2, n_updates=2), in_axes=(0, 0, None)))
     seeds = [0, 1, 2, 3]
     states, keys = init_population(agent, seeds, {"eta": [0.02, 0.05, 0.1, 0.2]}), population_keys(seeds)
     plain, _ = train(states, keys, 0)
@@ -109,7 +112,7 @@ def test_evaluate_picks_a_member_of_a_population_checkpoint(tmp_path):
     import evaluate
 
     Trainer(TrainConfig(episodes=8, num_envs=4, population=2, out=str(tmp_path))).run(progress=False)
-    returns = evaluate.evaluate(str(tmp_path / "checkpoint.pkl"), episodes=3, member=1)
+    returns = evaluate.evaluate(str(tmp_path / "checkpoint.npz"), episodes=3, member=1)
     assert returns.shape == (3,) and np.all(returns >= 1)  # CartPole pays 1 per step taken
     with pytest.raises(ValueError, match="member: expected 0 <= member < 2"):
-        evaluate.evaluate(str(tmp_path / "checkpoint.pkl"), episodes=1, member=2)
+        evaluate.evaluate(str(tmp_path / "checkpoint.npz"), episodes=1, member=2)
