@@ -47,7 +47,7 @@ def test_a_vmapped_population_equals_its_members_trained_alone(name, values):
 
 def test_population_input_errors_name_the_argument():
     agent = _setup()
-    with pytest.raises(ValueError, match="'nope' is not a hyperparameter of agent 'pg'; sweepable: eta, gamma"):
+    with pytest.raises(ValueError, match="'nope' is not a hyperparameter of agent 'pg'; sweepable: eta"):
         init_population(agent, [0, 1], {"nope": [0.9, 0.99]})
     with pytest.raises(ValueError, match="sweep: eta has 1 values for a population of 2"):
         init_population(agent, [0, 1], {"eta": [0.1]})
