@@ -17,7 +17,16 @@ from agents.contract import Agent, AgentConfig, EnvSpec
 from agents.node_perturbation_rnn import NodePerturbationConfig, node_perturbation_rnn
 from agents.policy_gradient import PolicyGradientConfig, policy_gradient
 
-__all__ = ["AGENTS", "DEFAULT_AGENT", "Family", "env_defaults", "make_agent", "register"]
+__all__ = [
+    "AGENTS",
+    "DEFAULT_AGENT",
+    "DEFAULT_NUM_ENVS",
+    "EnvDefaults",
+    "Family",
+    "env_defaults",
+    "make_agent",
+    "register",
+]
 
 
 class Family(NamedTuple):
@@ -38,6 +47,16 @@ AGENTS: dict[str, Family] = {
     ),
 }
 DEFAULT_AGENT = "pg"
+DEFAULT_NUM_ENVS = 8
+
+
+class EnvDefaults(NamedTuple):
+    """An env's entry in ``defaults.toml``: the agent, its tuned hyperparameters (``{name:
+    value}``, the rest at the agent's defaults) and the episodes per update."""
+
+    agent: str
+    hyperparameters: dict
+    num_envs: int
 
 
 def register(
@@ -71,11 +90,9 @@ def _load_defaults() -> dict:
     return tomllib.loads(text)
 
 
-def env_defaults(env_id: str) -> tuple[str, dict]:
-    """The tuned ``(agent, {hyperparameter: value})`` for ``env_id`` from ``defaults.toml``;
-    ``(DEFAULT_AGENT, {})`` for an env it does not list."""
-    entry = _load_defaults().get(env_id)
-    if entry is None:
-        return DEFAULT_AGENT, {}
+def env_defaults(env_id: str) -> EnvDefaults:
+    """The tuned settings of ``env_id`` from ``defaults.toml``; for an env it does not list,
+    :data:`DEFAULT_AGENT` with its defaults and :data:`DEFAULT_NUM_ENVS`."""
+    entry = _load_defaults().get(env_id, {})
     agent = entry.get("agent", DEFAULT_AGENT)
-    return agent, dict(entry.get(agent, {}))
+    return EnvDefaults(agent, dict(entry.get(agent, {})), int(entry.get("num_envs", DEFAULT_NUM_ENVS)))

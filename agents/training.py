@@ -58,15 +58,16 @@ RESUMABLE_CHANGES = ("episodes", "stop_when_solved", "checkpoint_every", "update
 class TrainConfig:
     """What a run does; validated when built. ``episodes`` is the budget; a run stops early
     once solved. ``agent=None`` takes the env's tuned entry in ``agents/defaults.toml``;
-    ``agent_config=None`` the tuned values there, else the agent's defaults (see
-    :func:`resolve_config`). ``sweep``: ``((name, (value per member, ...)), ...)``."""
+    ``agent_config=None`` the tuned values there, else the agent's defaults, and
+    ``num_envs=None`` the entry's episodes per update (see :func:`resolve_config`).
+    ``sweep``: ``((name, (value per member, ...)), ...)``."""
 
     agent: str | None = None
     env: str = "CartPole-v1"
     agent_config: AgentConfig | None = None
     seed: int = 0
     episodes: int = 5000
-    num_envs: int = 8
+    num_envs: int | None = None
     path: str = "auto"
     out: str = "runs/run"
     checkpoint_every: int = 25
@@ -116,7 +117,7 @@ def resolve_config(config: TrainConfig, overrides: dict | None = None) -> TrainC
     """``config`` with ``agent`` and ``agent_config`` filled in: the env's entry in
     ``agents/defaults.toml`` (when ``agent`` is None or the entry's own agent), then
     ``overrides`` (``{name: text or value}``, e.g. from ``--set``) on top."""
-    tuned_agent, tuned = env_defaults(config.env)
+    tuned_agent, tuned, num_envs = env_defaults(config.env)
     agent = config.agent or tuned_agent
     fam = family(agent)
     if config.agent_config is not None:
@@ -124,7 +125,8 @@ def resolve_config(config: TrainConfig, overrides: dict | None = None) -> TrainC
     else:
         base = fam.config.from_strings(tuned if agent == tuned_agent else {})
     agent_config = fam.config.from_strings(overrides or {}, base=base)
-    return dataclasses.replace(config, agent=agent, agent_config=agent_config)
+    num_envs = config.num_envs if config.num_envs is not None else num_envs
+    return dataclasses.replace(config, agent=agent, agent_config=agent_config, num_envs=num_envs)
 
 
 def _episode_seed(seed: int, update: int, env_index: int) -> int:

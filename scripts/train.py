@@ -69,7 +69,9 @@ def build_parser() -> OneLineParser:
     parser.add_argument(
         "--episodes", type=int, default=d.episodes, help="episode budget (stops early if solved)"
     )
-    parser.add_argument("--num-envs", type=int, default=d.num_envs, help="parallel episodes per update")
+    parser.add_argument(
+        "--num-envs", type=int, default=None, help="parallel episodes per update (default: the env's, else 8)"
+    )
     parser.add_argument("--path", choices=PATHS, default=d.path, help="jitted or Python-loop path")
     parser.add_argument("--out", default=None, help="run folder (default runs/AGENT-ENV-seedSEED)")
     parser.add_argument("--population", type=int, default=d.population, help="members trained at once")
@@ -102,7 +104,7 @@ def parse_args(argv=None) -> tuple[Trainer | None, object]:
         if args.list_hyperparameters:
             _list_hyperparameters(args, overrides)
             return None, args
-        agent = args.agent or env_defaults(args.env)[0]
+        agent = args.agent or env_defaults(args.env).agent
         config = TrainConfig(
             agent=args.agent,
             env=args.env,
