@@ -54,49 +54,6 @@ def run_one(agent: str, env: str, seed: int, episodes: int, out: str) -> RunResu
     return RunResult(float(np.mean([r["return"] for r in rows[-100:]])), solved, steps, result["seconds"])
 
 
-def make_trial_train(agent, n_trials: int, n_updates: int):
-    """``train(state, key) -> state``: ``n_updates`` batches of ``n_trials`` trials of the
-    agent's JAX twin, each rolled by begin / act / env step / observe under ``lax.scan`` and
-    ended by ``learn``. Batch ``u`` uses ``fold_in(key, u)``. Jit it."""
-    import jax
-    import jax.numpy as jnp
-
-    from agents.contract import Trajectory, Transition
-    from envs.functional import env_reset, env_step
-
-    env, spec = agent.spec.jax_env, agent.spec
-
-    def batch(state, key):
-        key_reset, key_steps = jax.random.split(key)
-        env_states, obs = jax.vmap(lambda k: env_reset(env, k))(jax.random.split(key_reset, n_trials))
-
-        def step(loop, key_t):
-            state, carry, env_states, obs, alive = loop
-            key_act, key_env = jax.random.split(key_t)
-            action, carry = agent.act(state, carry, obs, key_act)
-            env_states, ts = jax.vmap(lambda s, a, k: env_step(env, s, a, k))(
-                env_states, spec.bound(action), jax.random.split(key_env, n_trials)
-            )
-            terminated, truncated = ts.terminated.astype(jnp.float32), ts.truncated.astype(jnp.float32)
-            transition = Transition(obs, action, ts.reward, ts.final_obs, terminated, truncated, alive)
-            state, carry = agent.observe(state, carry, transition)
-            alive_next = alive * (1.0 - jnp.maximum(terminated, truncated))
-            return (state, carry, env_states, ts.obs, alive_next), (obs, action, ts.reward, alive)
-
-        loop = (state, agent.begin(state, n_trials), env_states, obs, jnp.ones((n_trials,), jnp.float32))
-        (state, carry, *_), record = jax.lax.scan(step, loop, jax.random.split(key_steps, spec.horizon))
-        state, _ = agent.learn(state, carry, Trajectory(*(jnp.swapaxes(x, 0, 1) for x in record)))
-        return state, None
-
-    def train(state, key):
-        state, _ = jax.lax.scan(
-            lambda s, u: batch(s, jax.random.fold_in(key, u)), state, jnp.arange(n_updates)
-        )
-        return state
-
-    return train
-
-
 def run_trials(seed: int, max_trials: int, block: int = 50, eval_trials: int = 512) -> RunResult:
     """The np-rnn agent on the perceptual decision task: updates of ``TRIALS_PER_UPDATE``
     trials in blocks of ``block``, each block followed by a kick-free evaluation; solved at
@@ -106,18 +63,19 @@ def run_trials(seed: int, max_trials: int, block: int = 50, eval_trials: int = 5
     import jax
 
     from agents.env_spec import make_env_spec
+    from agents.jit_training import make_train
     from agents.node_perturbation_rnn import trial_accuracy
     from agents.registry import make_agent
 
     agent = make_agent("np-rnn", make_env_spec("PerceptualDecision-v0"))
-    train = jax.jit(make_trial_train(agent, TRIALS_PER_UPDATE, block))
+    train = jax.jit(make_train(agent, TRIALS_PER_UPDATE, block))
     evaluate = jax.jit(lambda state: trial_accuracy(agent, state, jax.random.key(10_000 + seed), eval_trials))
     start = time.perf_counter()
     state = agent.init(jax.random.key(seed), agent.config.numeric_values())
     solved_at, accuracy, trials = None, 0.0, 0
     per_block = block * TRIALS_PER_UPDATE
     while trials + per_block <= max_trials:
-        state = train(state, jax.random.fold_in(jax.random.key(seed), trials))
+        state, _ = train(state, jax.random.fold_in(jax.random.key(seed), trials))
         trials += per_block
         accuracy = float(evaluate(state))
         if solved_at is None and accuracy >= TRIAL_TARGET:

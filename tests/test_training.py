@@ -355,3 +355,21 @@ def test_tile_code_activates_one_tile_per_tiling_and_generalises_locally():
     assert np.count_nonzero(np.asarray(tile_encode(hashed, jnp.full((6,), 0.5)))) == 2
     with pytest.raises(ValueError, match="finite bounds"):
         tile_code([0.0], [np.inf])
+
+
+def test_the_rpe_command_dispatches_to_the_scripts(tmp_path, capsys):
+    import tomllib
+
+    import cli
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"rpe": "scripts.cli:main"}
+    cli.main(["--help"])
+    assert all(name in capsys.readouterr().out for name in cli.COMMANDS)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["trian"])
+    assert info.value.code == 2 and "unknown command 'trian'" in capsys.readouterr().err
+    cli.main(["train", "--episodes", "8", "--out", str(tmp_path), "--quiet", "--no-stop"])
+    assert "pg on CartPole-v1" in capsys.readouterr().out and (tmp_path / "checkpoint.npz").is_file()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # cli installed its own
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
