@@ -365,7 +365,8 @@ def test_the_rpe_command_dispatches_to_the_scripts(tmp_path, capsys):
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"rpe": "scripts.cli:main"}
     cli.main(["--help"])
-    assert all(name in capsys.readouterr().out for name in cli.COMMANDS)
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in cli.COMMANDS)
     with pytest.raises(SystemExit) as info:
         cli.main(["trian"])
     assert info.value.code == 2 and "unknown command 'trian'" in capsys.readouterr().err
