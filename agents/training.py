@@ -251,10 +251,9 @@ class Trainer:
         return summary
 
     def solved(self, rows: list[dict]) -> bool:
-        w = self.config.solved_window
-        if self.threshold is None or len(rows) < w:
-            return False
-        return float(np.mean([r["return"] for r in rows[-w:]])) >= self.threshold
+        """Whether the mean return over ``solved_window`` consecutive episodes has reached the
+        threshold at some point of ``rows``."""
+        return solved_at(rows, self.threshold, self.config.solved_window) is not None
 
     def _resume(self) -> tuple:
         """``(state, update, rows)`` from the checkpoint, refusing one of another config."""
