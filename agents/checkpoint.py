@@ -93,11 +93,20 @@ def read_meta(path: str | os.PathLike) -> tuple[dict, dict]:
         meta = json.loads(arrays.pop("__meta__").tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise CheckpointError(f"{name}: its __meta__ entry is not JSON") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{name}: its __meta__ entry is not a JSON object")
     version = meta.get("format")
     if version != FORMAT_VERSION:
         raise CheckpointError(
             f"{name}: checkpoint format version {version}, this rpe reads version {FORMAT_VERSION}"
         )
+    missing = [
+        key
+        for key in ("agent", "paths", "shapes", "dtypes", "config", "update", "metrics")
+        if key not in meta
+    ]
+    if missing:
+        raise CheckpointError(f"{name}: its header lacks {', '.join(missing)} (damaged)")
     if len(arrays) != len(meta.get("paths", ())):
         raise CheckpointError(
             f"{name}: {len(arrays)} arrays for {len(meta.get('paths', ()))} leaves (damaged)"

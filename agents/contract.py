@@ -161,6 +161,8 @@ class AgentConfig:
     def __post_init__(self):
         for field in dataclasses.fields(self):
             _check_field(type(self), field, getattr(self, field.name))
+            if field.metadata.get("kind") == "numeric":  # 1 -> 1.0, np.float32 -> float
+                object.__setattr__(self, field.name, float(getattr(self, field.name)))
 
     @classmethod
     def kinds(cls) -> dict[str, str]:

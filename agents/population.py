@@ -60,7 +60,7 @@ def member_hyperparameters(agent: Agent, size: int, sweep: Mapping[str, Sequence
         if len(member_values) != size:
             raise ValueError(f"sweep: {name} has {len(member_values)} values for a population of {size}")
         for v in member_values:
-            dataclasses.replace(config, **{name: type(getattr(config, name))(v)})  # range check
+            dataclasses.replace(config, **{name: float(v)})  # range check
         values[name] = np.asarray(member_values, np.float32)
     return {name: jnp.asarray(v) for name, v in values.items()}
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import pathlib
 
 import numpy as np
 
-from agents.checkpoint import atomic_write, read_checkpoint, write_checkpoint
+from agents.checkpoint import CheckpointError, atomic_write, read_checkpoint, read_meta, write_checkpoint
 
 __all__ = ["CHECKPOINT", "RunFolder", "episode_rows", "solved_at"]
 
@@ -66,6 +67,29 @@ class RunFolder:
     def __init__(self, path: str | pathlib.Path):
         self.path = pathlib.Path(path)
         self.checkpoint = self.path / CHECKPOINT
+
+    def check_writable(self) -> None:
+        """``ValueError`` (one line) unless the folder exists or can be created and written."""
+        here = self.path
+        while not here.exists():
+            here = here.parent
+        if not here.is_dir():
+            raise ValueError(f"out: {here} is a file, not a folder")
+        if not os.access(here, os.W_OK | os.X_OK):
+            raise ValueError(f"out: {here} is not writable")
+
+    def check_no_pickle(self) -> None:
+        """Refuse to resume over a checkpoint of the pickle era (it is never opened)."""
+        old = self.path / "checkpoint.pkl"
+        if old.exists():
+            raise CheckpointError(
+                f"{old}: a pickle checkpoint of an older rpe (format 2), not opened because loading a "
+                "pickle runs code; start a new run in another folder"
+            )
+
+    def meta(self) -> dict:
+        """The checkpoint's JSON header (``agents.checkpoint.read_meta``)."""
+        return read_meta(self.checkpoint)[0]
 
     def prepare(self, config: dict) -> None:
         """Create the folder, drop temporaries of an interrupted write, write ``config.json``."""

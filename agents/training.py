@@ -47,11 +47,12 @@ from agents.rollout import PythonLoop, python_rollout
 from agents.run_folder import RunFolder, episode_rows, solved_at
 from envs.gym_ids import make_gym_env
 
-__all__ = ["PATHS", "RESUMABLE_CHANGES", "TrainConfig", "Trainer", "resolve_config"]
+__all__ = ["PATHS", "RESUMABLE_CHANGES", "ResumeError", "TrainConfig", "Trainer", "resolve_config"]
 
 PATHS = ("auto", "jit", "python")
-# Fields a resumed run may change: they set the budget and bookkeeping, not the results.
-RESUMABLE_CHANGES = ("episodes", "stop_when_solved", "checkpoint_every", "updates_per_call", "out")
+# Fields a resumed run may change: the budget and the folder. (The chunking fields decide
+# where a solved run stops, so they must stay as they were.)
+RESUMABLE_CHANGES = ("episodes", "out")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +132,10 @@ def resolve_config(config: TrainConfig, overrides: dict | None = None) -> TrainC
     return dataclasses.replace(config, agent=agent, agent_config=agent_config, num_envs=num_envs)
 
 
+class ResumeError(ValueError):
+    """A run that cannot be resumed from its folder (one line)."""
+
+
 def _episode_seed(seed: int, update: int, env_index: int) -> int:
     return int(np.random.SeedSequence([seed, update, env_index]).generate_state(1)[0])
 
@@ -170,11 +175,13 @@ class _PythonRunner:
 
 class _StopRequests:
     """SIGINT/SIGTERM while a run is going: the first asks the loop to stop at the next
-    consistent point; a second, or any before the first update finished, exits at once."""
+    consistent point; a second, or any before the first update finished, ends the process at
+    once (``hard_exit``, for commands) or raises ``KeyboardInterrupt`` in the caller."""
 
-    def __init__(self):
+    def __init__(self, hard_exit: bool):
         self.event = threading.Event()
         self.started = False
+        self.hard_exit = hard_exit
         self.previous = {}
 
     def __enter__(self):
@@ -219,11 +226,17 @@ class Trainer:
             raise ValueError(
                 "population: populations train on the jitted path (an env with a JAX-native twin)"
             )
+        self.config = config = dataclasses.replace(config, path=path)
         self.path = path
         self.threshold = self.spec.reward_threshold
         self.folder = RunFolder(config.out)
+        self.folder.check_writable()
         self.out = self.folder.path
         self.initial_state = init_population(self.agent, self.seeds, dict(config.sweep))  # checks the sweep
+        for k in range(config.population):  # each member's values through the agent's own checks
+            member = {name: float(values[k]) for name, values in config.sweep}
+            if member:
+                make_agent(config.agent, self.spec, dataclasses.replace(config.agent_config, **member))
         if path == "jit":
             self.runner = _JitRunner(self.agent, config.num_envs)
         else:
@@ -256,15 +269,16 @@ class Trainer:
         return solved_at(rows, self.threshold, self.config.solved_window) is not None
 
     def _resume(self) -> tuple:
-        """``(state, update, rows)`` from the checkpoint, refusing one of another config."""
-        state, meta = self.folder.load(self.initial_state, agent=self.agent.name)
-        saved, now = meta["config"], self.config.as_dict()
-        differ = _differences(saved, now)
+        """``(state, update, rows)`` from the checkpoint, refusing one of another config
+        (naming every field that differs) before reading its arrays."""
+        meta = self.folder.meta()
+        differ = _differences(meta["config"], self.config.as_dict())
         if differ:
-            raise ValueError(
+            raise ResumeError(
                 f"resume: {self.folder.checkpoint} was written with a different configuration "
                 f"({'; '.join(differ)}); use another --out or the same settings"
             )
+        state, meta = self.folder.load(self.initial_state, agent=self.agent.name)
         return state, meta["update"], meta["metrics"]
 
     def _save(self, state, update: int, rows: list[list[dict]]) -> None:
@@ -273,13 +287,17 @@ class Trainer:
             self.folder.write_summary(self.summary(rows))
 
     # ------------------------------------------------------------------ the loop
-    def run(self, *, resume: bool = False, progress: bool = True, stop_after: int | None = None) -> dict:
+    def run(
+        self, *, resume: bool = False, progress: bool = True, stop_after: int | None = None, hard_exit=False
+    ) -> dict:
         """Train until solved or out of episodes (or stopped; see the module docstring).
 
         Args:
           resume: continue from ``out/checkpoint.npz`` if it exists.
           progress: show a tqdm bar (episodes, return, mean |RPE|).
           stop_after: stop (as if interrupted) after this many updates; for tests.
+          hard_exit: a second Ctrl-C, or one while compiling, ends the process at once
+            (status 130) instead of raising ``KeyboardInterrupt``; for commands.
 
         Returns:
           ``{"state", "metrics", "solved_at" (episode or None), "seconds", "interrupted"}``;
@@ -288,15 +306,19 @@ class Trainer:
         """
         config, population = self.config, self.config.population
         state, update, rows = self.initial_state, 0, [[] for _ in range(population)]
-        if resume and self.folder.checkpoint.exists():
-            state, update, rows = self._resume()
+        if resume:
+            self.folder.check_no_pickle()
+            if self.folder.checkpoint.exists():
+                state, update, rows = self._resume()
+            else:
+                sys.stderr.write(f"resume: no checkpoint in {self.out}; starting a new run\n")
         self.folder.prepare(config.as_dict())
         keys = population_keys(self.seeds)
         if self.path == "jit" and len(jax.devices()) > 1 and population % len(jax.devices()) == 0:
             state, keys = shard_population((state, keys))
         result = {"state": state, "update": update, "rows": rows, "interrupted": False}
         start = time.perf_counter()
-        with _StopRequests() as stop:
+        with _StopRequests(hard_exit) as stop:
             if threading.current_thread() is threading.main_thread():
                 worker = threading.Thread(
                     target=self._loop, args=(result, keys, stop, progress, stop_after), daemon=True

@@ -56,9 +56,11 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec | None:
             ) from None
     try:
         return gym.spec(name)
-    except gym.error.Error:
+    except gym.error.Error as error:
         if name in JAX_ENVS and not module:
             return None
+        if isinstance(error, gym.error.DeprecatedEnv):
+            raise ValueError(f"env: {str(error).splitlines()[0]}") from None
         raise ValueError(
             f"env: unknown env {env_id!r}; any registered Gymnasium id (e.g. CartPole-v1, "
             f"Acrobot-v1), module:EnvId, or one of {sorted(JAX_ENVS)}"

@@ -16,8 +16,9 @@ first), and the JAX-native envs.
 
 The run folder (``--out``) gets config.json (every hyperparameter), metrics.csv (one row per
 episode, every metric the agent reports), learning_curve.png, rpe.png and checkpoint.npz
-(data only, atomic). Ctrl-C stops the run at once and keeps a checkpoint from which
-``--resume`` continues exactly as if it had never stopped.
+(data only, atomic). Ctrl-C stops the run: at once while it starts or compiles, else after
+the current call, with a checkpoint from which ``--resume`` continues exactly as if it had
+never stopped (a second Ctrl-C ends it at once, keeping the last checkpoint).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ if __name__ == "__main__":
 
 import numpy as np
 
+from agents.checkpoint import CheckpointError
+from agents.env_spec import make_env_spec
 from agents.registry import AGENTS, env_defaults, family
-from agents.training import PATHS, TrainConfig, Trainer, resolve_config
+from agents.training import PATHS, ResumeError, TrainConfig, Trainer, resolve_config
 
 
 def _pairs(items: list[str], flag: str, parser) -> dict[str, str]:
@@ -44,6 +47,8 @@ def _pairs(items: list[str], flag: str, parser) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name or not value:
             parser.error(f"{flag}: expected NAME=VALUE, got {item!r}")
+        if name.strip() in pairs:
+            parser.error(f"{flag}: {name.strip()} is given twice")
         pairs[name.strip()] = value
     return pairs
 
@@ -125,6 +130,7 @@ def parse_args(argv=None) -> tuple[Trainer | None, object]:
 
 
 def _list_hyperparameters(args, overrides) -> None:
+    make_env_spec(args.env)  # an unknown env is an error here too
     config = resolve_config(TrainConfig(agent=args.agent, env=args.env), overrides)
     fields = family(config.agent).config.__dataclass_fields__
     rows = [
@@ -146,10 +152,13 @@ def main(argv=None) -> dict | None:
         return None
     enable_compilation_cache()
     try:
-        result = trainer.run(resume=args.resume, progress=not args.quiet)
-    except ValueError as error:  # a checkpoint that cannot be resumed
+        result = trainer.run(resume=args.resume, progress=not args.quiet, hard_exit=True)
+    except (CheckpointError, ResumeError) as error:  # a run folder that cannot be resumed
         print(f"rpe train: error: {str(error).splitlines()[0]}", file=sys.stderr)
         raise SystemExit(2) from None
+    except OSError as error:  # the run folder cannot be written (disk full, ...)
+        print(f"rpe train: error: {trainer.out}: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
     population = trainer.config.population
     if result["interrupted"]:
         done = len(result["metrics"][0] if population > 1 else result["metrics"])

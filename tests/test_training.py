@@ -99,6 +99,15 @@ def test_resume_refuses_a_checkpoint_of_another_configuration_naming_the_fields(
         Trainer(TrainConfig(episodes=8, seed=1, out=str(tmp_path / "r")), {"eta": "0.1"}).run(
             progress=False, resume=True
         )
+    # A change of env or population is named too, before the arrays (of other shapes) are read.
+    with pytest.raises(ValueError, match=r"env: 'CartPole-v1' -> 'Acrobot-v1'"):
+        Trainer(TrainConfig(agent="pg", env="Acrobot-v1", episodes=8, out=str(tmp_path / "r"))).run(
+            progress=False, resume=True
+        )
+    with pytest.raises(ValueError, match=r"population: 1 -> 2"):
+        Trainer(TrainConfig(episodes=8, population=2, out=str(tmp_path / "r"))).run(
+            progress=False, resume=True
+        )
     # A larger budget is not a different run: it resumes.
     longer = Trainer(TrainConfig(episodes=16, out=str(tmp_path / "r"), stop_when_solved=False))
     assert len(longer.run(progress=False, resume=True)["metrics"]) == 16
@@ -218,15 +227,45 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(tmp_path, damage, mess
         assert len(err) == 1 and str(path) in err[0] and message in err[0]
 
 
-def test_a_checkpoint_for_another_agent_is_refused(tmp_path, capsys):
+def test_a_pickle_checkpoint_is_never_opened_and_a_file_is_no_run_folder(tmp_path, capsys):
+    (tmp_path / "checkpoint.pkl").write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")  # would run code
+    with pytest.raises(SystemExit) as info:
+        train_script.main(["--episodes", "8", "--out", str(tmp_path), "--resume", "--quiet"])
+    assert info.value.code == 2 and "a pickle checkpoint of an older rpe" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(SystemExit) as info:
+        train_script.parse_args(["--out", str(tmp_path / "afile" / "run")])
+    assert info.value.code == 2 and "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_a_checkpoint_for_another_agent_or_format_version_is_refused(tmp_path, capsys, monkeypatch):
+    from agents import checkpoint
+    from agents.registry import make_agent
+
     config = TrainConfig(
         agent="pg", env="MountainCar-v0", episodes=8, out=str(tmp_path), stop_when_solved=False
     )
-    Trainer(config).run(progress=False)
+    trainer = Trainer(config)
+    trainer.run(progress=False)
     argv = ["--agent", "ac", "--env", "MountainCar-v0", "--episodes", "8", "--out", str(tmp_path), "--resume"]
     with pytest.raises(SystemExit):
         train_script.main([*argv, "--quiet"])
-    assert "a checkpoint of agent 'pg', not 'ac'" in capsys.readouterr().err
+    assert "agent: 'pg' -> 'ac'" in capsys.readouterr().err
+    path = tmp_path / "checkpoint.npz"
+    ac = make_agent("ac", trainer.spec)
+    template = jax.vmap(ac.init)(
+        jax.random.split(jax.random.key(0), 1), jax.tree.map(lambda x: x[None], ac.config.numeric_values())
+    )
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"checkpoint\.npz: a checkpoint of agent 'pg', not 'ac'"
+    ):
+        checkpoint.read_checkpoint(path, template, agent="ac")
+    monkeypatch.setattr(checkpoint, "FORMAT_VERSION", 99)
+    with pytest.raises(SystemExit) as info:
+        evaluate_script.main([str(path), "--episodes", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1
+    assert f"{path}: checkpoint format version 3, this rpe reads version 99" in err[0]
 
 
 TRAIN = [sys.executable, str(ROOT / "scripts" / "train.py"), "--seed", "7", "--no-stop", "--quiet"]
