@@ -55,7 +55,7 @@ from gymnasium import spaces
 
 from agents.contract import Agent, AgentConfig, EnvSpec, Trajectory, numeric, structural
 from envs.functional import env_reset, env_step
-from rpe import LeakyNoiseCell, RewardErrorCell, apply_update, node_perturbation
+from rpe import LeakyNoiseCell, RewardErrorCell, apply_update, supralinear_node_perturbation
 
 __all__ = [
     "NodePerturbationCarry",
@@ -129,18 +129,6 @@ def _check_spec(spec: EnvSpec) -> None:
         raise ValueError(f"env: expected a flat Box observation space, got {spec.observation_space}")
 
 
-def _deviation_from_running_mean(x_seq: jax.Array, alpha_x) -> jax.Array:
-    """``x_t - x_bar_t-1`` along the leading (time) axis, ``x_bar`` Miconi's running mean
-    ``x_bar <- (1 - alpha_x) x_bar + alpha_x x`` from 0, as in
-    ``rpe.supralinear_node_perturbation`` (here ``alpha_x`` may be traced)."""
-
-    def running_mean(x_bar, x):
-        return (1.0 - alpha_x) * x_bar + alpha_x * x, x - x_bar
-
-    _, deviation = jax.lax.scan(running_mean, jnp.zeros_like(x_seq[0]), x_seq)
-    return deviation
-
-
 def node_perturbation_rnn(spec: EnvSpec, config: NodePerturbationConfig | None = None) -> Agent:
     """``np-rnn`` for ``spec``: a JAX-native trial task (``dt``, ``trial_steps``,
     ``in_response(time)``, ``target(state)``, like ``envs.PerceptualDecision``) with a flat
@@ -162,7 +150,7 @@ def node_perturbation_rnn(spec: EnvSpec, config: NodePerturbationConfig | None =
     cell = LeakyNoiseCell("rnn", n, tau_x=config.tau_x, act_fx="tanh", sigma_pre=0.0)
     # Fed the cubes r^3 and (x - x_bar)^3, Fiete & Seung's sum_t pre^T xi is Miconi's
     # eligibility; its trial end gives mean_b((R_b - mu) E_b), times hp["eta"] (a leaf).
-    rule = node_perturbation(eta=1.0, signal="reward", reduce="mean")
+    rule = supralinear_node_perturbation(1.0, alpha_x=config.alpha_x, signal="reward", reduce="mean")
     baseline_cell = RewardErrorCell("baseline", 1, alpha=config.baseline_alpha)
 
     def init(key, hp):
@@ -216,8 +204,10 @@ def node_perturbation_rnn(spec: EnvSpec, config: NodePerturbationConfig | None =
         episodes = alive.shape[0]
         returns = jnp.sum(traj.reward * alive, axis=1)
         in_trial = jnp.swapaxes(alive, 0, 1)[:, :, None]  # (T, E, 1): the padding adds nothing
-        deviation = _deviation_from_running_mean(carry.x, hp["alpha_x"])
-        eligibility = rule.accumulate_trial(rule.init(episodes, n, n), carry.pre**3 * in_trial, deviation**3)
+        # (pre dev)^3 = pre^3 dev^3: a zero pre keeps the padding out of the eligibility.
+        eligibility = rule.accumulate_trial(
+            rule.init(episodes, n, n), carry.pre * in_trial, carry.x, alpha_x=hp["alpha_x"]
+        )
         mu = state.baseline.mu[0, 0]
         dw, _ = rule.update(eligibility, returns, mu)
         dw = jnp.clip(hp["eta"] * dw, -hp["max_dw"], hp["max_dw"])

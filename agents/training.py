@@ -146,11 +146,15 @@ class _JitRunner:
     def __init__(self, agent: Agent, num_envs: int):
         self.agent, self.num_envs, self.chunks = agent, num_envs, {}
 
-    def run(self, state, keys, update: int, n: int):
+    def program(self, n: int):
+        """The jitted, population-vmapped program of ``n`` updates."""
         if n not in self.chunks:
             train = make_train(self.agent, self.num_envs, n)
             self.chunks[n] = jax.jit(jax.vmap(train, in_axes=(0, 0, None)))
-        state, metrics = self.chunks[n](state, keys, update)
+        return self.chunks[n]
+
+    def run(self, state, keys, update: int, n: int):
+        state, metrics = self.program(n)(state, keys, update)
         return state, jax.tree.map(np.asarray, metrics)  # (population, n, num_envs)
 
 
@@ -245,6 +249,14 @@ class Trainer:
     @property
     def seeds(self) -> list[int]:
         return [self.config.seed + k for k in range(self.config.population)]
+
+    def lower_first_call(self):
+        """The jitted path's program for the run's first call, lowered for its arguments
+        (``.compile()`` it to time compiling)."""
+        if self.path != "jit":
+            raise ValueError("path: only the jitted path compiles its calls")
+        n = self._updates_this_call(0, 0, None)
+        return self.runner.program(n).lower(self.initial_state, population_keys(self.seeds), 0)
 
     # ------------------------------------------------------------------ bookkeeping
     def summary(self, rows: list[list[dict]]) -> list[dict]:

@@ -118,13 +118,16 @@ def node_perturbation(eta: float, *, signal: str = "reward", reduce: str = "sum"
 def supralinear_node_perturbation(
     eta: float, *, alpha_x: float = 0.05, signal: str = "error", reduce: str = "sum"
 ) -> NodePerturbationRule:
-    """Miconi's rule; ``accumulate(state, pre, x)`` takes the units' activity ``x``."""
+    """Miconi's rule; ``accumulate(state, pre, x)`` takes the units' activity ``x``. Both
+    accumulators take an optional ``alpha_x`` that overrides the constructor's for that call
+    (a traced value, to vmap over it)."""
     eta = check_real("eta", eta)
-    alpha_x = check_real("alpha_x", alpha_x, low=0.0, high=1.0, low_open=True)
+    default_alpha_x = check_real("alpha_x", alpha_x, low=0.0, high=1.0, low_open=True)
     sign = _check_signal(signal)
     reduce = check_reduce(reduce)
 
-    def accumulate(state, pre, x):
+    def accumulate(state, pre, x, alpha_x=None):
+        alpha_x = default_alpha_x if alpha_x is None else alpha_x
         deviation = x - state.x_bar
         contribution = pre[:, :, None] * deviation[:, None, :]
         return NodePerturbationState(
@@ -132,8 +135,9 @@ def supralinear_node_perturbation(
             x_bar=(1.0 - alpha_x) * state.x_bar + alpha_x * x,
         )
 
-    def accumulate_trial(state, pre_seq, x_seq):
+    def accumulate_trial(state, pre_seq, x_seq, alpha_x=None):
         _check_sequences(pre_seq, x_seq, state)
+        alpha_x = default_alpha_x if alpha_x is None else alpha_x
 
         def running_mean(x_bar, x):
             return (1.0 - alpha_x) * x_bar + alpha_x * x, x - x_bar

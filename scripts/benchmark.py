@@ -161,8 +161,6 @@ def row_solve(seeds: int) -> dict:
     """Wall time to solve on the jitted path, compile included; where the time goes."""
     import jax
 
-    from agents.jit_training import make_train
-    from agents.population import init_population, population_keys
     from agents.rollout import jax_rollout
     from agents.training import TrainConfig, Trainer
 
@@ -176,15 +174,12 @@ def row_solve(seeds: int) -> dict:
             result = trainer.run(progress=False)
             walls.append(time.perf_counter() - start)
             episodes.append(result["solved_at"] or float("nan"))
-            # Compile time of the same program, measured on its own: the trainer's first chunk
-            # (updates_per_call updates, cut at the budget), vmapped over a population of one.
-            n = min(trainer.config.updates_per_call, -(-trainer.config.episodes // trainer.config.num_envs))
+            # Compile time of the same program, measured on its own: the trainer's first call.
             jax.clear_caches()
             agent, num_envs = trainer.agent, trainer.config.num_envs
-            chunk = jax.jit(jax.vmap(make_train(agent, num_envs, n), in_axes=(0, 0, None)))
-            states, keys = init_population(agent, [seed]), population_keys([seed])
+            fresh = Trainer(config)
             t0 = time.perf_counter()
-            chunk.lower(states, keys, 0).compile()
+            fresh.lower_first_call().compile()
             compiles.append(time.perf_counter() - t0)
         # Per update, on the trained weights: acting and env steps alone (a rollout without
         # learning), and the whole update, timed back to back; learning (observe and learn)

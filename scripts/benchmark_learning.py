@@ -24,7 +24,7 @@ import numpy as np
 from cli import OneLineParser, format_table
 from tqdm import tqdm
 
-from agents.registry import AGENTS
+from agents.registry import AGENTS, env_defaults
 from agents.training import TrainConfig, Trainer
 
 TASKS = {
@@ -34,7 +34,7 @@ TASKS = {
 }
 TRIAL_AGENTS = ("np-rnn",)  # trained on trial-based tasks, scored by % correct
 TRIAL_TARGET = 0.9
-TRIALS_PER_UPDATE = 16  # np-rnn: trials per batch (per update of J)
+TRIALS_PER_UPDATE = env_defaults("PerceptualDecision-v0").num_envs  # np-rnn: trials per update of J
 
 
 @dataclasses.dataclass(frozen=True)

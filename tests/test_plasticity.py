@@ -218,3 +218,22 @@ def test_node_perturbation_with_a_reward_error_cell_baseline_learns_a_linear_map
         critic.advance_state()
         weights = apply_update(weights, dw)
     assert mean_error(weights) < 0.2 * start
+
+
+def test_supralinear_node_perturbation_takes_a_traced_alpha_x_per_call():
+    """The per-call alpha_x (vmapped over two values) equals rules built with each value."""
+    from rpe import supralinear_node_perturbation
+
+    rng = np.random.default_rng(3)
+    pre = jnp.asarray(rng.normal(size=(6, 2, 3)), jnp.float32)
+    x = jnp.asarray(rng.normal(size=(6, 2, 4)), jnp.float32)
+    rule = supralinear_node_perturbation(1.0, alpha_x=0.5)
+    per_call = jax.vmap(lambda a: rule.accumulate_trial(rule.init(2, 3, 4), pre, x, alpha_x=a).eligibility)(
+        jnp.asarray([0.1, 0.9])
+    )
+    for k, alpha in enumerate((0.1, 0.9)):
+        built = supralinear_node_perturbation(1.0, alpha_x=alpha)
+        np.testing.assert_allclose(
+            per_call[k], built.accumulate_trial(built.init(2, 3, 4), pre, x).eligibility, rtol=1e-5
+        )
+    assert not np.allclose(per_call[0], per_call[1])
