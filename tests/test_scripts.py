@@ -115,7 +115,10 @@ def test_benchmark_learning_prints_its_table(capsys):
     rows = bench.main(["--seeds", "1", "--episodes", "16", "--envs", "CartPole-v1"])
     out = capsys.readouterr().out
     assert "final median" in out and "CartPole-v1" in out
-    assert rows[0]["solved"] == "0/1" and rows[0]["target"] == ">= 475"
+    # 16 episodes cannot fill the 100-episode window, so nothing is solved; a fresh CartPole
+    # policy lasts 8 to a few dozen steps per episode, far from the 500 cap.
+    assert rows[0]["solved"] == "0/1" and rows[0]["episodes"] == "-"
+    assert 8.0 <= float(rows[0]["final median"]) < 100.0
 
 
 def test_benchmark_learning_scores_the_trial_agent_in_percent_correct(capsys):
