@@ -47,18 +47,30 @@ def _summarise(traj: Trajectory, metrics: dict, xp=jnp) -> Batch:
 def jax_rollout(agent: Agent, state, key: jax.Array, n_episodes: int, *, learn: bool = True, greedy=False):
     """``n_episodes`` episodes of ``agent.spec.jax_env`` in parallel, pure and jit-safe.
 
-    With ``learn`` the agent observes every step and learns at the end; without it the state
-    comes back unchanged (evaluation), and ``greedy`` takes the most likely actions.
-    Returns ``(state, Batch)``.
+    The steps run in a ``lax.while_loop`` that stops as soon as every episode of the batch
+    has ended, so a batch costs ``E x`` its longest episode, not ``E x T``; the trajectory
+    is still padded to ``T`` (zeros, ``alive`` 0) for ``learn``. With ``learn`` the agent
+    observes every step and learns at the end; without it the state comes back unchanged
+    (evaluation), and ``greedy`` takes the most likely actions. Returns ``(state, Batch)``.
     """
     env, spec = agent.spec.jax_env, agent.spec
+    horizon = spec.horizon
     key_reset, key_steps = jax.random.split(key)
+    step_keys = jax.random.split(key_steps, horizon)
     env_states, obs = jax.vmap(lambda k: env_reset(env, k))(jax.random.split(key_reset, n_episodes))
     carry = agent.begin(state, n_episodes)
+    alive = jnp.ones((n_episodes,), jnp.float32)
+    action = jax.eval_shape(lambda: agent.act(state, carry, obs, step_keys[0])[0])
+    buffers = Trajectory(  # (E, T, ...), filled step by step; zeros after each episode's end
+        jnp.zeros((n_episodes, horizon, *obs.shape[1:]), obs.dtype),
+        jnp.zeros((n_episodes, horizon, *action.shape[1:]), action.dtype),
+        jnp.zeros((n_episodes, horizon), jnp.float32),  # env_step's rewards are float32
+        jnp.zeros((n_episodes, horizon), jnp.float32),
+    )
 
-    def step(loop, key_t):
-        env_states, obs, alive, state, carry = loop
-        key_act, key_env = jax.random.split(key_t)
+    def step(loop):
+        t, env_states, obs, alive, state, carry, record = loop
+        key_act, key_env = jax.random.split(step_keys[t])
         if greedy:
             action, carry = agent.greedy(state, carry, obs)
         else:
@@ -67,23 +79,20 @@ def jax_rollout(agent: Agent, state, key: jax.Array, n_episodes: int, *, learn: 
             env_states, spec.bound(action), jax.random.split(key_env, n_episodes)
         )
         if learn:
-            f32 = jnp.float32
-            transition = Transition(
-                obs,
-                action,
-                ts.reward,
-                ts.final_obs,
-                ts.terminated.astype(f32),
-                ts.truncated.astype(f32),
-                alive,
-            )
+            ends = (ts.terminated.astype(jnp.float32), ts.truncated.astype(jnp.float32))
+            transition = Transition(obs, action, ts.reward, ts.final_obs, *ends, alive)
             state, carry = agent.observe(state, carry, transition)
+        now = (obs, action, ts.reward, alive)
+        record = Trajectory(*(buf.at[:, t].set(x) for buf, x in zip(record, now, strict=True)))
         done = ts.terminated | ts.truncated
-        return (env_states, ts.obs, alive * (1.0 - done), state, carry), (obs, action, ts.reward, alive)
+        return t + 1, env_states, ts.obs, alive * (1.0 - done), state, carry, record
 
-    loop = (env_states, obs, jnp.ones((n_episodes,), jnp.float32), state, carry)
-    (_, _, _, new_state, carry), record = jax.lax.scan(step, loop, jax.random.split(key_steps, spec.horizon))
-    traj = Trajectory(*(jnp.swapaxes(x, 0, 1) for x in record))
+    def going(loop):
+        t, alive = loop[0], loop[3]
+        return (t < horizon) & jnp.any(alive > 0)
+
+    loop = (jnp.zeros((), jnp.int32), env_states, obs, alive, state, carry, buffers)
+    _, _, _, _, new_state, carry, traj = jax.lax.while_loop(going, step, loop)
     if not learn:
         return state, _summarise(traj, {})
     new_state, metrics = agent.learn(new_state, carry, traj)

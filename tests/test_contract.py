@@ -37,7 +37,13 @@ class ConstantConfig(AgentConfig):
 
 def constant_agent(spec: EnvSpec, config: ConstantConfig) -> Agent:
     def init(key, hp):
-        return {"updates": jnp.zeros((), jnp.int32), "steps_seen": jnp.zeros((), jnp.float32), "hp": dict(hp)}
+        zero = jnp.zeros((), jnp.float32)
+        return {
+            "updates": jnp.zeros((), jnp.int32),
+            "steps_seen": zero,
+            "observe_calls": zero,
+            "hp": dict(hp),
+        }
 
     def act(state, carry, obs, key):
         right = jax.random.bernoulli(key, state["hp"]["p_right"], obs.shape[:1])
@@ -47,7 +53,11 @@ def constant_agent(spec: EnvSpec, config: ConstantConfig) -> Agent:
         return jnp.ones(obs.shape[:1], jnp.int32), carry
 
     def observe(state, carry, transition):
-        return {**state, "steps_seen": state["steps_seen"] + transition.alive.sum()}, carry + transition.alive
+        seen = {
+            "steps_seen": state["steps_seen"] + transition.alive.sum(),
+            "observe_calls": state["observe_calls"] + 1,
+        }
+        return {**state, **seen}, carry + transition.alive
 
     def learn(state, carry, traj):
         return {**state, "updates": state["updates"] + 1}, {"steps_counted": carry}
@@ -85,6 +95,10 @@ def test_a_new_agent_is_one_file_and_one_registry_line(tmp_path, constant_regist
     assert [r["steps_counted"] for r in rows] == [float(r["steps"]) for r in rows]
     assert int(result["state"]["updates"]) == 2
     assert float(result["state"]["steps_seen"]) == sum(r["steps"] for r in rows)
+    # A batch stops once all its episodes have ended: as many steps as its longest episode,
+    # not the 500-step time limit.
+    longest = [max(r["steps"] for r in rows[k : k + 3]) for k in (0, 3)]
+    assert float(result["state"]["observe_calls"]) == sum(longest)
 
 
 def test_a_population_sweeps_any_numeric_hyperparameter(tmp_path, constant_registered):
