@@ -12,6 +12,20 @@ then, where ``terminated | truncated``, the state is replaced by a fresh ``initi
 (same-step autoreset) and ``obs`` is the new episode's first observation; the last
 observation of the ended episode is returned as ``final_obs``.
 
+Keys: every draw gets its own. ``env_step`` splits its key into ``key_step, key_reward,
+key_reset``, and ``key_step`` again into the keys of ``transition``, ``terminal`` and the
+observation of the next state; ``env_reset`` splits its key between ``initial`` and the first
+observation. The nested split leaves ``key_reward`` and ``key_reset`` as they were when
+``key_step`` served all three uses, so a seed still gives the same rewards and reset states.
+
+``params`` is the env's params pytree (e.g. :class:`envs.cartpole.CartPoleParams`), passed
+to every function of the env; ``None`` means ``env.default_params``. It may hold arrays, so
+``jax.vmap`` over ``params`` runs a population of envs with different physics. The time limit
+``env.max_episode_steps`` is static, not a param. ``None`` compiles the defaults in as
+constants; the same values passed as arrays give the same trajectories up to float32
+rounding (XLA simplifies arithmetic on constants), which chaotic dynamics such as Acrobot's
+amplify over many steps.
+
 :func:`make` gives the Python-loop twin: ``FunctionalJaxEnv`` in a ``TimeLimit``.
 """
 
@@ -41,20 +55,25 @@ class Timestep(NamedTuple):
 
 
 def env_reset(env, key: jax.Array, params: Any = None) -> tuple[Any, jax.Array]:
-    """A fresh state and its observation."""
+    """A fresh state and its observation (``params``: the env's, ``None`` for its defaults)."""
     key_init, key_obs = jax.random.split(key)
     state = env.initial(key_init, params)
     return state, env.observation(state, key_obs, params)
 
 
 def env_step(env, state, action, key: jax.Array, params: Any = None) -> tuple[Any, Timestep]:
-    """One step with time limit and same-step autoreset (see the module docstring)."""
+    """One step with time limit and same-step autoreset (see the module docstring).
+
+    ``params`` (``None`` for ``env.default_params``) reaches every function of the env,
+    the autoreset's ``initial`` included.
+    """
     key_step, key_reward, key_reset = jax.random.split(key, 3)
-    next_state = env.transition(state, action, key_step, params)
+    key_transition, key_terminal, key_obs = jax.random.split(key_step, 3)
+    next_state = env.transition(state, action, key_transition, params)
     reward = env.reward(state, action, next_state, key_reward, params)
-    terminated = jnp.asarray(env.terminal(next_state, key_step, params), bool)
+    terminated = jnp.asarray(env.terminal(next_state, key_terminal, params), bool)
     truncated = next_state.time >= env.max_episode_steps
-    final_obs = env.observation(next_state, key_step, params)
+    final_obs = env.observation(next_state, key_obs, params)
     fresh, fresh_obs = env_reset(env, key_reset, params)
     done = terminated | truncated
     next_state = jax.tree.map(lambda new, old: jnp.where(done, new, old), fresh, next_state)

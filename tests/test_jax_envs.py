@@ -128,7 +128,7 @@ def test_env_step_on_termination_returns_the_final_obs_and_a_fresh_state():
     state = our_state(CartPole, [0.0, 0.0, 0.2, 2.0], time=17)
     next_state, ts = env_step(ours, state, 1, jax.random.key(0))
     assert bool(ts.terminated) and not bool(ts.truncated) and float(ts.reward) == 1.0
-    assert float(ts.final_obs[2]) > CartPole.theta_threshold_radians
+    assert float(ts.final_obs[2]) > ours.default_params.theta_threshold_radians
     assert int(next_state.time) == 0 and float(jnp.max(jnp.abs(ts.obs))) <= 0.05
     np.testing.assert_array_equal(ts.obs, next_state.physics)
 
