@@ -6,6 +6,7 @@ node perturbation). The cells follow ngc-learn's graded (non-spiking) neurons, w
 ``batched_reset``, ``evolve``, ``help`` and compartments by name).
 """
 
+from rpe import functional
 from rpe.activations import ACTIVATIONS, get_activation
 from rpe.bernoulli_error_cell import BernoulliErrorCell
 from rpe.categorical_error_cell import CategoricalErrorCell
@@ -46,6 +47,7 @@ __all__ = [
     "apply_update",
     "dense_forward",
     "dense_init",
+    "functional",
     "get_activation",
     "get_integrator",
     "get_prior",
