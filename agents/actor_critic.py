@@ -16,7 +16,8 @@ action ``a`` taken:
   ``L = 0.5 |e0|^2 + 0.5 |e1|^2`` per episode, is the agent's surprise; each synapse then
   moves by its error times its presynaptic activity.
 
-- **Critic**: a ``TDErrorCell`` gives the RPE on the task reward plus the epistemic reward::
+- **Critic**: the TD error (``rpe.functional.td_error``, a ``TDErrorCell``'s maths) gives
+  the RPE on the task reward plus the epistemic reward::
 
       delta = r + r_ep + gamma (1 - terminated) V(obs') - V(obs),   V = phi @ w
       r_ep = curiosity L / max(L seen so far)                 (in [0, curiosity])
@@ -31,7 +32,8 @@ action ``a`` taken:
   ``(gamma lambda)^K``, are dropped), so a step costs ``O(E K n_tilings A)``, not
   ``O(E F A)``.
 
-- **Actor**: a ``CategoricalErrorCell`` with ``target = onehot(a)`` gives
+- **Actor**: a categorical error (``rpe.functional.categorical_error``, through the action
+  decoder) with ``target = onehot(a)`` gives
   ``d = onehot(a) - softmax(phi @ W)``; a three-factor rule with an eligibility trace::
 
       z_W <- gamma lambda z_W + phi^T d,         W += eta_actor delta z_W
@@ -64,7 +66,7 @@ from agents.ngc_world_model import NGCWorldModel, NGCWorldModelState
 from agents.tile_coding import tile_code, tile_indices
 from envs.decoders import decoder_for
 from envs.state_features import STATE_FEATURES
-from rpe import TDErrorCell
+from rpe import functional as kernels
 
 __all__ = ["ActorCriticCarry", "ActorCriticConfig", "ActorCriticState", "actor_critic"]
 
@@ -140,7 +142,6 @@ def actor_critic(spec: EnvSpec, config: ActorCriticConfig | None = None) -> Agen
     obs_high = jnp.asarray(space.high, jnp.float32)
     obs_dim, n_actions = int(space.shape[0]), int(spec.action_space.n)
     decoder = decoder_for(spec.action_space, env=env, categorical=True)
-    td_cell = TDErrorCell("critic", 1, gamma=c.gamma)
     world_model = NGCWorldModel(
         obs_dim + n_actions + 1, obs_dim, c.model_hidden, c.settle_steps, c.settle_rate, eta=c.eta_model
     )
@@ -194,7 +195,6 @@ def actor_critic(spec: EnvSpec, config: ActorCriticConfig | None = None) -> Agen
     def observe(state, carry, tr: Transition):
         """One online update from a batch of transitions (see the module docstring)."""
         hp = state.hp
-        episodes = tr.obs.shape[0]
         alive = jnp.asarray(tr.alive, jnp.float32)
         tiles_on, tiles_next = active(tr.obs), active(tr.next_obs)  # (E, n_tilings)
         onehot = jax.nn.one_hot(tr.action, n_actions)
@@ -204,18 +204,9 @@ def actor_critic(spec: EnvSpec, config: ActorCriticConfig | None = None) -> Agen
         surprise_max = jnp.maximum(state.surprise_max, jnp.max(surprise))
         epistemic = hp["curiosity"] * surprise / jnp.maximum(surprise_max, 1e-8)  # in [0, curiosity]
         value = jnp.mean(state.critic[tiles_on], axis=-1)
-        td = td_cell.step(
-            td_cell.set(
-                td_cell.init_state(episodes),
-                reward=(tr.reward + epistemic)[:, None],
-                value=value[:, None],
-                next_value=jnp.mean(state.critic[tiles_next], axis=-1)[:, None],
-                done=tr.terminated[:, None],
-                mask=alive[:, None],
-            ),
-            params=td_cell.params._replace(gamma=hp["gamma"]),
-        )
-        delta = td.dvalue[:, 0]
+        next_value = jnp.mean(state.critic[tiles_next], axis=-1)
+        discount = hp["gamma"] * (1.0 - tr.terminated)
+        delta = kernels.td_error(tr.reward + epistemic, discount, value, next_value, mask=alive).dvalue
         post_now = decoder.post(logits(state, tiles_on), tr.action)
 
         # The traces as the last K steps' active tiles, newest first: z = sum_k decay^k phi_t-k.

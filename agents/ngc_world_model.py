@@ -29,7 +29,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rpe import GaussianErrorCell, RateCell
+from rpe import functional as kernels
+from rpe.activations import get_activation
 from rpe.validation import check_positive_int, check_real
 
 __all__ = ["NGCWorldModel", "NGCWorldModelState", "Settled"]
@@ -80,10 +81,8 @@ class NGCWorldModel:
         self.settle_steps = check_positive_int("settle_steps", settle_steps)
         self.settle_rate = check_real("settle_rate", settle_rate, low=0.0, high=1.0, low_open=True)
         self.eta = check_real("eta", eta, low=0.0)
-        # tau_m = 1 ms and dt = settle_rate ms: each step moves z by settle_rate * dz/dt.
-        self.hidden = RateCell("world_model_z1", self.n_hidden, tau_m=1.0, act_fx=act_fx)
-        self.e1_cell = GaussianErrorCell("world_model_e1", self.n_hidden)
-        self.e0_cell = GaussianErrorCell("world_model_e0", self.n_out)
+        self.act_fx = act_fx
+        self._rate, _ = get_activation(act_fx)  # the hidden layer's output f(z)
 
     def init(self, key: jax.Array) -> NGCWorldModelState:
         """Random ``W_in`` (variance ``1 / n_in``) and small ``W_out`` (variance ``0.01 / H``)."""
@@ -93,18 +92,10 @@ class NGCWorldModel:
             W_out=0.1 * jax.random.normal(k_out, (self.n_hidden, self.n_out)) / jnp.sqrt(self.n_hidden),
         )
 
-    def _rate(self, z: jax.Array) -> jax.Array:
-        """The hidden layer's output ``f(z)`` (a step of ``dt = 0``: z does not move)."""
-        return self.hidden.step(self.hidden.set(self.hidden.init_state(z.shape[0]), z=z), dt=0.0).zF
-
     def _errors(self, weights: NGCWorldModelState, mu1, z, y):
-        """The two error cells' states at hidden state ``z``: ``(e1, e0)``."""
-        rows = z.shape[0]
-        e1 = self.e1_cell.step(self.e1_cell.set(self.e1_cell.init_state(rows), mu=mu1, target=z))
-        e0 = self.e0_cell.step(
-            self.e0_cell.set(self.e0_cell.init_state(rows), mu=self._rate(z) @ weights.W_out, target=y)
-        )
-        return e1, e0
+        """The two error cells at hidden state ``z`` (``rpe.functional.gaussian_error``, unit
+        variance): ``(e1, e0)``, with ``e1.dmu = z - mu1`` and ``e0.dmu = y - f(z) W_out``."""
+        return kernels.gaussian_error(mu1, z), kernels.gaussian_error(self._rate(z) @ weights.W_out, y)
 
     def settle(self, weights: NGCWorldModelState, x: jax.Array, y: jax.Array, settle_rate=None) -> Settled:
         """Clamp ``x`` and ``y``, settle the hidden layer; returns :class:`Settled`.
@@ -113,10 +104,11 @@ class NGCWorldModel:
         mu1 = x @ weights.W_in
 
         def step(z, _):
+            # A RateCell step (rpe.functional.rate_cell_step) with tau_m = 1 ms and dt =
+            # settle_rate ms: z moves by settle_rate * dz/dt.
             e1, e0 = self._errors(weights, mu1, z, y)
-            state = self.hidden.set(self.hidden.init_state(z.shape[0]), z=z)
-            state = state._replace(j=e0.dmu @ weights.W_out.T, j_td=e1.dtarget)
-            return self.hidden.step(state, dt=settle_rate).z, None
+            j, j_td = e0.dmu @ weights.W_out.T, e1.dtarget
+            return kernels.rate_cell_step(z, j, j_td, settle_rate, 1.0, act_fx=self.act_fx).z, None
 
         z, _ = jax.lax.scan(step, mu1, None, length=self.settle_steps)
         e1, e0 = self._errors(weights, mu1, z, y)

@@ -55,7 +55,8 @@ from gymnasium import spaces
 
 from agents.contract import Agent, AgentConfig, EnvSpec, Trajectory, numeric, structural
 from envs.functional import env_reset, env_step
-from rpe import LeakyNoiseCell, RewardErrorCell, apply_update, supralinear_node_perturbation
+from rpe import apply_update, supralinear_node_perturbation
+from rpe import functional as kernels
 
 __all__ = [
     "NodePerturbationCarry",
@@ -89,22 +90,24 @@ class NodePerturbationConfig(AgentConfig):
 
 class NodePerturbationRNNState(NamedTuple):
     """Recurrent weights ``recurrent`` (``J (N, N)``, pre by post), input weights ``inputs``
-    (``W_in (n_in, N)``), the baseline RewardErrorCell's state (``mu (1, 1)``), and the
-    numeric hyperparameters ``hp`` (a dict of scalars, vmappable)."""
+    (``W_in (n_in, N)``), the baseline's reward prediction ``mu ()`` (a RewardErrorCell's,
+    ``rpe.functional.reward_prediction_error``), and the numeric hyperparameters ``hp`` (a
+    dict of scalars, vmappable)."""
 
     recurrent: jax.Array
     inputs: jax.Array
-    baseline: tuple
+    baseline: jax.Array
     hp: dict
 
 
 class NodePerturbationCarry(NamedTuple):
-    """What lasts one batch of trials: the population's activity ``cell`` (a LeakyNoiseCell
-    state, compartments ``(E, N)``), the step index ``t ()``, and the sequences the rule
-    reads, ``pre (T, E, N)`` (the rates of the step before each step) and ``x (T, E, N)``
-    (the states after each step, kicks included)."""
+    """What lasts one batch of trials: the population's activity, its state ``x_now (E, N)``
+    and rates ``r (E, N)`` (a LeakyNoiseCell's ``x`` and ``r``), the step index ``t ()``, and
+    the sequences the rule reads, ``pre (T, E, N)`` (the rates of the step before each step)
+    and ``x (T, E, N)`` (the states after each step, kicks included)."""
 
-    cell: tuple
+    x_now: jax.Array
+    r: jax.Array
     t: jax.Array
     pre: jax.Array
     x: jax.Array
@@ -147,38 +150,44 @@ def node_perturbation_rnn(spec: EnvSpec, config: NodePerturbationConfig | None =
             "per step"
         )
     n, n_inputs, horizon = config.n_units, int(spec.observation_space.shape[0]), spec.horizon
-    cell = LeakyNoiseCell("rnn", n, tau_x=config.tau_x, act_fx="tanh", sigma_pre=0.0)
     # Fed the cubes r^3 and (x - x_bar)^3, Fiete & Seung's sum_t pre^T xi is Miconi's
     # eligibility; its trial end gives mean_b((R_b - mu) E_b), times hp["eta"] (a leaf).
     rule = supralinear_node_perturbation(1.0, alpha_x=config.alpha_x, signal="reward", reduce="mean")
-    baseline_cell = RewardErrorCell("baseline", 1, alpha=config.baseline_alpha)
 
     def init(key, hp):
         key_j, key_in = jax.random.split(key)
         return NodePerturbationRNNState(
             recurrent=jax.random.normal(key_j, (n, n)) * hp["gain"] / jnp.sqrt(n),
             inputs=jax.random.uniform(key_in, (n_inputs, n), minval=-1.0, maxval=1.0),
-            baseline=baseline_cell.init_state(1),
+            baseline=jnp.zeros((), jnp.float32),
             hp=dict(hp),
         )
 
     def begin(state, n_episodes):
         buffer = jnp.zeros((horizon, n_episodes, n), jnp.float32)
-        return NodePerturbationCarry(cell.init_state(n_episodes), jnp.zeros((), jnp.int32), buffer, buffer)
+        rest = jnp.zeros((n_episodes, n), jnp.float32)  # x = 0, r = tanh(0)
+        return NodePerturbationCarry(rest, rest, jnp.zeros((), jnp.int32), buffer, buffer)
 
     def advance(state, carry, obs, kick):
         """One step of the population; the action is the readout's pre-activation."""
-        r_prev = carry.cell.r
-        cell_state = cell.set(carry.cell, j_input=obs @ state.inputs, j_recurrent=r_prev @ state.recurrent)
-        cell_state = cell_state._replace(x=cell_state.x + kick)
-        params = cell.params._replace(tau_x=state.hp["tau_x"])
-        # The cell draws no noise (sigma_pre = sigma_post = 0); its step asks for a key all the same.
-        cell_state = cell.step(cell_state, dt, jax.random.key(0), params=params)
+        r_prev = carry.r
+        # A LeakyNoiseCell step (rpe.functional.leaky_noise_step) without its own noise: the
+        # kicks are the exploration.
+        now = kernels.leaky_noise_step(
+            carry.x_now + kick,
+            obs @ state.inputs,
+            r_prev @ state.recurrent,
+            dt,
+            state.hp["tau_x"],
+            0.0,
+            sigma_pre=0.0,
+            act_fx="tanh",
+        )
         t = carry.t
         carry = NodePerturbationCarry(
-            cell_state, t + 1, carry.pre.at[t].set(r_prev), carry.x.at[t].set(cell_state.x)
+            now.x, now.r, t + 1, carry.pre.at[t].set(r_prev), carry.x.at[t].set(now.x)
         )
-        return cell_state.x[:, :1], carry
+        return now.x[:, :1], carry
 
     def act(state, carry, obs, key):
         key_when, key_size = jax.random.split(key)
@@ -208,13 +217,10 @@ def node_perturbation_rnn(spec: EnvSpec, config: NodePerturbationConfig | None =
         eligibility = rule.accumulate_trial(
             rule.init(episodes, n, n), carry.pre * in_trial, carry.x, alpha_x=hp["alpha_x"]
         )
-        mu = state.baseline.mu[0, 0]
+        mu = state.baseline
         dw, _ = rule.update(eligibility, returns, mu)
         dw = jnp.clip(hp["eta"] * dw, -hp["max_dw"], hp["max_dw"])
-        params = baseline_cell.params._replace(alpha=hp["baseline_alpha"])
-        baseline = baseline_cell.step(
-            baseline_cell.set(state.baseline, reward=jnp.reshape(jnp.mean(returns), (1, 1))), params=params
-        )
+        baseline = kernels.reward_prediction_error(jnp.mean(returns), mu, hp["baseline_alpha"]).mu
         metrics = {
             "mean_abs_rpe": jnp.abs(returns - mu),
             "reward_prediction": jnp.broadcast_to(mu, (episodes,)),

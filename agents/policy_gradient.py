@@ -15,9 +15,10 @@ Box, finite bounds  GaussianErrorCell       ``dmu = (u - y) / sigma^2``, ``u = y
 ==================  ======================  ==================================================
 
 At the end of a batch of episodes, each step's return-to-go
-``G_t = sum_k gamma^k r_t+k`` is compared with a ``RewardErrorCell`` baseline that has one
-unit per time step of the episode (``horizon`` units): unit ``t`` learns, as an EMA over
-batches, the return expected from step ``t``. The RPE ``G_t - mu_t`` is divided by a running
+``G_t = sum_k gamma^k r_t+k`` is compared with a baseline that has one unit per time step of
+the episode (``horizon`` units, a RewardErrorCell's EMA prediction,
+``rpe.functional.reward_prediction_error``): unit ``t`` learns, as an EMA over batches, the
+return expected from step ``t``. The RPE ``G_t - mu_t`` is divided by a running
 estimate of its own spread (an adaptive gain, as dopamine neurons rescale their responses
 to the range of rewards on offer: Tobler, Fiorillo & Schultz 2005) and gates the
 three-factor rule
@@ -42,7 +43,8 @@ import jax.numpy as jnp
 from agents.contract import Agent, AgentConfig, EnvSpec, Trajectory, numeric
 from envs.decoders import decoder_for
 from envs.normalization import RunningStats, normalize, running_stats, update_stats
-from rpe import RewardErrorCell, apply_update, three_factor
+from rpe import apply_update, three_factor
+from rpe import functional as kernels
 
 __all__ = ["PolicyGradientConfig", "PolicyGradientState", "policy_gradient"]
 
@@ -66,7 +68,7 @@ class PolicyGradientState(NamedTuple):
 
     weights: jax.Array
     obs_stats: RunningStats
-    baseline: tuple
+    baseline: jax.Array  # (horizon,) the expected return from each step
     return_var: jax.Array
     hp: dict
 
@@ -80,7 +82,6 @@ def policy_gradient(spec: EnvSpec, config: PolicyGradientConfig | None = None) -
     obs_dim = int(space.shape[0])
     decoder = decoder_for(spec.action_space, env=spec.env_id)
     horizon = spec.horizon
-    baseline_cell = RewardErrorCell("baseline", n_units=horizon, alpha=config.baseline_alpha)
     rule = three_factor(eta=1.0)  # times hp["eta"], a leaf
 
     def init(key, hp):
@@ -88,7 +89,7 @@ def policy_gradient(spec: EnvSpec, config: PolicyGradientConfig | None = None) -
         return PolicyGradientState(
             weights=jnp.zeros((obs_dim + 1, decoder.n_outputs), jnp.float32),
             obs_stats=running_stats((obs_dim,)),
-            baseline=baseline_cell.init_state(1),
+            baseline=jnp.zeros((horizon,), jnp.float32),
             return_var=jnp.ones((), jnp.float32),
             hp=dict(hp),
         )
@@ -116,11 +117,10 @@ def policy_gradient(spec: EnvSpec, config: PolicyGradientConfig | None = None) -
         returns = _returns_to_go(traj.reward * alive, hp["gamma"]) * alive
         # The baseline cell has one unit per time step: unit t learns the return expected
         # from step t. It sees the batch's mean return at each step reached by an episode.
-        mu = state.baseline.mu[0]
+        mu = state.baseline
         n_t = jnp.sum(alive, axis=0)
         mean_t = jnp.where(n_t > 0, jnp.sum(returns, axis=0) / jnp.maximum(n_t, 1.0), mu)
-        params = baseline_cell.params._replace(alpha=hp["baseline_alpha"])
-        baseline = baseline_cell.step(baseline_cell.set(state.baseline, reward=mean_t[None]), params=params)
+        baseline = kernels.reward_prediction_error(mean_t, mu, hp["baseline_alpha"]).mu
         rpe = (returns - mu) * alive
         n_alive = jnp.maximum(jnp.sum(alive), 1.0)
         a = hp["baseline_alpha"]

@@ -1,7 +1,8 @@
 """A linear TD(0) critic that learns by a local three-factor rule (no backprop).
 
 Value ``V(s) = x(s) . w`` over features ``x (batch, n_features)``. Each transition
-``(x_t, r_t+1, x_t+1, done)`` goes through a :class:`rpe.TDErrorCell`::
+``(x_t, r_t+1, x_t+1, done)`` gives a TD error (``rpe.functional.td_error``, the maths of
+:class:`rpe.TDErrorCell`)::
 
     delta = r + gamma (1 - done) V(x_t+1) - V(x_t)
 
@@ -23,7 +24,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from rpe import TDErrorCell, apply_update, three_factor
+from rpe import apply_update, three_factor
+from rpe import functional as kernels
 from rpe.validation import check_positive_int, check_real
 
 __all__ = ["LinearTDCritic"]
@@ -35,7 +37,7 @@ class LinearTDCritic:
     def __init__(self, n_features: int, gamma: float = 0.98, eta: float = 0.1):
         self.n_features = check_positive_int("n_features", n_features)
         self.eta = check_real("eta", eta, low=0.0)
-        self.td = TDErrorCell("critic_td", n_units=1, gamma=gamma)
+        self.gamma = check_real("gamma", gamma, low=0.0, high=1.0)
         self.rule = three_factor(eta=self.eta)
 
     def init(self) -> jax.Array:
@@ -49,13 +51,9 @@ class LinearTDCritic:
     def update(self, weights, features, reward, next_features, done):
         """One TD(0) step for a batch; returns ``(new_weights, delta (batch,))``. Pure."""
         batch = features.shape[0]
-        state = self.td.set(
-            self.td.init_state(batch),
-            reward=reward.reshape(batch, 1),
-            value=(features @ weights),
-            next_value=(next_features @ weights),
-            done=done.reshape(batch, 1).astype(jnp.float32),
-        )
-        delta = self.td.step(state).delta
-        dw, _ = self.rule.update(None, features, jnp.ones((batch, 1)), delta)
-        return apply_update(weights, dw), delta[:, 0]
+        discount = self.gamma * (1.0 - done.reshape(batch).astype(jnp.float32))
+        delta = kernels.td_error(
+            reward.reshape(batch), discount, self.value(weights, features), self.value(weights, next_features)
+        ).delta
+        dw, _ = self.rule.update(None, features, jnp.ones((batch, 1)), delta[:, None])
+        return apply_update(weights, dw), delta

@@ -13,13 +13,13 @@ learning signal of the action taken.
 - ``to_env(row)``: one bounded action as a Gymnasium env takes it (int, int8 array, float array).
 
 =====================  ===========  ================================  ====================================
-space                  n_outputs    action array (sample; greedy)     ``post`` (error cell)
+space                  n_outputs    action array (sample; greedy)     ``post`` (rpe.functional)
 =====================  ===========  ================================  ====================================
-Discrete(2)            1            Bernoulli(sigmoid(y)); y > 0      ``a - sigmoid(y)`` (Bernoulli cell)
+Discrete(2)            1            Bernoulli(sigmoid(y)); y > 0      ``a - sigmoid(y)`` (Bernoulli error)
 Discrete(n), or (2)    n            softmax(y / T) draw; argmax       ``(onehot(a) - softmax(y / T)) / T``
-with ``categorical``                                                  (CategoricalErrorCell)
-MultiBinary(n)         n            Bernoulli(sigmoid(y)) per bit     ``a - sigmoid(y)`` (Bernoulli cell)
-Box(shape), finite     prod(shape)  ``u = y + scale eps``; ``y``      ``(u - y) / scale^2`` (Gaussian cell)
+with ``categorical``                                                  (categorical error)
+MultiBinary(n)         n            Bernoulli(sigmoid(y)) per bit     ``a - sigmoid(y)`` (Bernoulli error)
+Box(shape), finite     prod(shape)  ``u = y + scale eps``; ``y``      ``(u - y) / scale^2`` (Gaussian error)
 =====================  ===========  ================================  ====================================
 
 ``T`` is ``temperature`` (categorical decoders only).
@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rpe import BernoulliErrorCell, CategoricalErrorCell, GaussianErrorCell
+from rpe import functional as kernels
 from rpe.validation import check_real
 
 __all__ = ["SUPPORTED_SPACES", "Decoder", "decoder_for"]
@@ -61,25 +61,12 @@ class Decoder(NamedTuple):
     to_env: Callable[[np.ndarray], object]
 
 
-def _error_cell_output(cell, output: str, y: jax.Array, **inputs: jax.Array) -> jax.Array:
-    """Step an error cell (modulator 1) over inputs shaped ``(..., n)`` like ``y`` and return
-    its ``output`` compartment in that shape: the leading axes are the cell's batch."""
-    flat = {
-        name: value.reshape(-1, value.shape[-1]) if value.shape[:-1] == y.shape[:-1] else value
-        for name, value in inputs.items()
-    }
-    state = cell.set(cell.init_state(int(np.prod(y.shape[:-1]))), **flat)
-    return getattr(cell.step(state), output).reshape(y.shape)
-
-
 def _bernoulli(n: int, to_env) -> Decoder:
-    cell = BernoulliErrorCell("policy", n, input_logits=True)
-
     def sample(y, key, scale=None):
         return jax.random.bernoulli(key, jax.nn.sigmoid(y)).astype(jnp.int32)
 
     def post(y, action, scale=None):
-        return _error_cell_output(cell, "dp", y, p=y, target=action.astype(jnp.float32).reshape(y.shape))
+        return kernels.bernoulli_error(y, action.astype(jnp.float32).reshape(y.shape), input_logits=True).dp
 
     return Decoder(n, sample, lambda y: (y > 0).astype(jnp.int32), post, lambda a: a, to_env)
 
@@ -106,14 +93,11 @@ def decoder_for(
                 post=lambda y, a, scale=None: binary.post(y, a[..., None]),
                 bound=lambda a: a + start,
             )
-        cell = CategoricalErrorCell("policy", n)
-
         def sample(y, key, scale=None):
             return jax.random.categorical(key, y / temperature, axis=-1).astype(jnp.int32)
 
         def post(y, action, scale=None):
-            target = jax.nn.one_hot(action, n)
-            return _error_cell_output(cell, "dlogits", y, logits=y / temperature, target=target) / temperature
+            return kernels.categorical_error(y / temperature, jax.nn.one_hot(action, n)).dlogits / temperature
 
         greedy = lambda y: jnp.argmax(y, axis=-1).astype(jnp.int32)  # noqa: E731
         return Decoder(n, sample, greedy, post, lambda a: a + start, int)
@@ -127,16 +111,13 @@ def decoder_for(
         shape, dtype, n = space.shape, space.dtype, int(np.prod(space.shape))
         low = jnp.asarray(space.low, jnp.float32).reshape(-1)
         high = jnp.asarray(space.high, jnp.float32).reshape(-1)
-        cell = GaussianErrorCell("policy", n)
-
         def sample(y, key, scale=None):
             scale = noise_std if scale is None else scale
             return y + scale * jax.random.normal(key, y.shape)
 
         def post(y, action, scale=None):
             scale = noise_std if scale is None else scale
-            variance = jnp.reshape(jnp.asarray(scale, jnp.float32) ** 2, (1, 1))
-            return _error_cell_output(cell, "dmu", y, mu=y, target=action, Sigma=variance)
+            return kernels.gaussian_error(y, action, sigma=jnp.asarray(scale, jnp.float32) ** 2).dmu
 
         def bound(u):
             return low + (high - low) * (jnp.tanh(u) + 1.0) / 2.0

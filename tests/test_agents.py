@@ -155,7 +155,7 @@ def test_node_perturbation_rnn_learn_applies_the_clipped_rpe_gated_cubed_eligibi
     max_dw = float(np.median(np.abs(raw)))  # half the entries clipped
     agent = node_perturbation_rnn(agent.spec, dataclasses.replace(config, max_dw=max_dw))
     state = agent.init(jax.random.key(0), agent.config.numeric_values())
-    state = state._replace(baseline=state.baseline._replace(mu=jnp.full((1, 1), mu)))
+    state = state._replace(baseline=jnp.float32(mu))
     for learn in (agent.learn, jax.jit(agent.learn)):
         new_state, metrics = learn(state, carry, traj)
         dj = np.asarray(new_state.recurrent, np.float64) - np.asarray(state.recurrent, np.float64)
@@ -163,7 +163,7 @@ def test_node_perturbation_rnn_learn_applies_the_clipped_rpe_gated_cubed_eligibi
         np.testing.assert_allclose(metrics["mean_abs_rpe"], np.abs(returns - mu), rtol=1e-5)
         np.testing.assert_allclose(metrics["reward_prediction"], [mu] * 3, rtol=1e-6)
         expected_mu = (1 - config.baseline_alpha) * mu + config.baseline_alpha * returns.mean()
-        np.testing.assert_allclose(new_state.baseline.mu[0, 0], expected_mu, rtol=1e-5)
+        np.testing.assert_allclose(new_state.baseline, expected_mu, rtol=1e-5)
         np.testing.assert_array_equal(new_state.inputs, state.inputs)
 
 
@@ -186,7 +186,7 @@ def test_node_perturbation_rnn_population_members_match_their_runs_alone():
     for i, state in enumerate(init_alone):
         alone, alone_metrics = agent.learn(state, carry, traj)
         np.testing.assert_allclose(states.recurrent[i], alone.recurrent, rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(states.baseline.mu[i], alone.baseline.mu, rtol=1e-6)
+        np.testing.assert_allclose(states.baseline[i], alone.baseline, rtol=1e-6)
         np.testing.assert_allclose(metrics["mean_abs_rpe"][i], alone_metrics["mean_abs_rpe"], rtol=1e-6)
     # No clipping here, so the members' steps differ by the ratio of their etas.
     dj = np.asarray(states.recurrent) - np.stack([np.asarray(s.recurrent) for s in init_alone])
