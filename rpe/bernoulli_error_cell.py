@@ -50,10 +50,6 @@ class BernoulliErrorCell(ErrorCell):
 
     p = Compartment("inputs", "prediction: probabilities, or logits if input_logits, (batch_size, n_units)")
     target = Compartment("inputs", "observed 0/1 target, (batch_size, n_units)")
-    modulator = Compartment(
-        "inputs", "third factor gating d*, (batch_size, n_units); set accepts (batch_size, 1)"
-    )
-    mask = Compartment("inputs", "0/1 entries to count, consumed by each step, (batch_size, n_units)")
     L = Compartment("outputs", "log-likelihood sum(mask (t log q + (1 - t) log(1 - q))), a scalar ()")
     dp = Compartment("outputs", "gated dL/dp (w.r.t. the logit if input_logits), (batch_size, n_units)")
     dtarget = Compartment("outputs", "gated dL/dtarget = log q - log(1 - q), (batch_size, n_units)")
@@ -76,7 +72,7 @@ class BernoulliErrorCell(ErrorCell):
         self.params = BernoulliErrorParams()
         super().__init__(name, n_units, batch_size)
 
-    def init_state(self, batch_size: int | None = None) -> BernoulliErrorCell.State:
+    def init_state(self, batch_size: int | None = None, params=None) -> BernoulliErrorCell.State:
         zeros, ones = self._rest(batch_size)
         return self.State(
             p=zeros,

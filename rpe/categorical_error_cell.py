@@ -45,10 +45,6 @@ class CategoricalErrorCell(ErrorCell):
 
     logits = Compartment("inputs", "action logits, (batch_size, n_units)")
     target = Compartment("inputs", "one-hot action taken, (batch_size, n_units)")
-    modulator = Compartment(
-        "inputs", "third factor gating dlogits, (batch_size, n_units); set accepts (batch_size, 1)"
-    )
-    mask = Compartment("inputs", "0/1 entries to count, consumed by each step, (batch_size, n_units)")
     L = Compartment("outputs", "log-probability of the targets sum(mask target log softmax), a scalar ()")
     dlogits = Compartment("outputs", "gated dL/dlogits = target - softmax(logits), (batch_size, n_units)")
 
@@ -63,7 +59,7 @@ class CategoricalErrorCell(ErrorCell):
         self.params = CategoricalErrorParams()
         super().__init__(name, n_units, batch_size)
 
-    def init_state(self, batch_size: int | None = None) -> CategoricalErrorCell.State:
+    def init_state(self, batch_size: int | None = None, params=None) -> CategoricalErrorCell.State:
         zeros, ones = self._rest(batch_size)
         return self.State(
             logits=zeros,

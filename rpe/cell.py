@@ -1,16 +1,20 @@
 """The cell contract: a functional core under an object shell.
 
-A cell class declares its compartments with :class:`Compartment`. From them it gets a
-``State`` NamedTuple (a pytree whose leaves are the compartments) and ``help()``. Every
-subclass writes its mathematics once, as pure functions:
+A cell class declares its compartments with :class:`Compartment`; a subclass inherits its
+parents' compartments (declared first, in order) and adds its own. From them the class
+gets a ``State`` NamedTuple (a pytree whose leaves are the compartments) and ``help()``.
+Every subclass writes its mathematics once, as pure functions:
 
-- ``init_state(batch_size)`` -> ``State``,
+- ``init_state(batch_size=None, params=None)`` -> ``State``,
 - ``step(state, dt, key=None, params=None)`` -> ``State`` (jit / vmap / scan safe),
-- ``set(state, **values)`` -> ``State`` (validated: names and shapes).
+- ``set(state, **values)`` -> ``State`` (validated: names, shapes and finiteness).
 
-Numeric hyperparameters live in ``cell.params`` (a NamedTuple of floats): pass another
-``params`` pytree to ``step`` to ``vmap`` over hyperparameter values. Names that select
-behaviour (activation, prior, integrator) are fixed when the cell is built.
+Numeric hyperparameters live in ``cell.params`` (a NamedTuple of floats). Every pure
+function that reads one takes a ``params`` pytree in its place, so ``jax.vmap`` over
+``params`` sweeps hyperparameter values: ``step`` reads the dynamics' constants, and
+``init_state`` the rest values of compartments (a GaussianErrorCell's ``sigma`` is the
+variance ``Sigma`` starts at). Names that select behaviour (activation, prior,
+integrator) are fixed when the cell is built.
 
 The shell, for interactive use, holds one state (and, for stochastic cells, one PRNG key
 split inside the jitted step) and exposes each compartment by name::
@@ -18,11 +22,18 @@ split inside the jitted step) and exposes each compartment by name::
     cell.reward.set(r); cell.advance_state(dt=1.0); cell.rpe.get()
     cell.reset(); cell.batched_reset(8); type(cell).help()
 
-It runs the jitted pure functions; it never re-implements them.
+``set`` checks the value at once on the host (shape, and finiteness where the compartment
+requires it: a ``ValueError`` naming the compartment, the state untouched) and keeps it
+(a NumPy value as a private copy) until the next ``advance_state``, which hands the values
+to the jitted step as arguments: one dispatch per step, set and step fused, and only the
+compartments the step changed come back. ``get`` returns the current value, values set
+since the last step included. The shell runs the jitted pure functions; it never
+re-implements them.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, ClassVar, NamedTuple
 
@@ -43,7 +54,8 @@ class Compartment:
     Args:
       roles: where ``help()`` lists it: any of ``"inputs"``, ``"states"``, ``"outputs"``.
       doc: one line for ``help()``: meaning, shape and units.
-      finite: refuse non-finite values in ``set`` (checked on concrete values only).
+      finite: refuse non-finite values in ``set`` (checked on the host, for concrete
+        values; a traced value inside ``jit`` is not checked).
     """
 
     def __init__(self, roles: str | tuple[str, ...], doc: str, *, finite: bool = False):
@@ -75,12 +87,17 @@ class CompartmentView:
         self.name = name
 
     def get(self) -> jax.Array:
-        """The compartment's current value."""
-        return getattr(self._cell.state, self.name)
+        """The compartment's current value (a value set since the last step included)."""
+        return self._cell._get_compartment(self.name)
 
     def set(self, value) -> None:
-        """Replace the value; shapes are checked by the cell's pure ``set``."""
-        self._cell.state = self._cell.set(self._cell.state, **{self.name: value})
+        """Replace the value from the next step on; checked at once (shape, finiteness).
+
+        Raises:
+          ValueError: a value of the wrong shape, or a non-finite value where the
+            compartment must be finite; the cell's state is left as it was.
+        """
+        self._cell._set_compartment(self.name, value)
 
     @property
     def value(self) -> jax.Array:
@@ -95,15 +112,17 @@ class CompartmentView:
 
 
 def make_key(key) -> jax.Array:
-    """A PRNG key from ``None`` (the fixed default seed 0), an int seed, or a key array."""
+    """A typed PRNG key from ``None`` (the fixed default seed 0), an int seed, or a key
+    (typed, or raw ``uint32[2]`` data, which is wrapped as a threefry key)."""
     if key is None:
         return jax.random.key(0)
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
         return jax.random.key(int(key))
-    if isinstance(key, jax.Array) and (
-        jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or (key.dtype == jnp.uint32 and key.shape == (2,))
-    ):
-        return key
+    if isinstance(key, jax.Array):
+        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+            return key
+        if key.dtype == jnp.uint32 and key.shape == (2,):
+            return jax.random.wrap_key_data(key)
     raise TypeError(f"key: expected None, an int seed or a jax.random key, got {key!r}")
 
 
@@ -111,10 +130,11 @@ class Cell:
     """Base class of every cell. Subclasses declare compartments and write the pure core.
 
     Subclass contract:
-      - class attributes: :class:`Compartment` declarations, ``dynamics`` (one line),
-        ``hyperparameter_docs`` (``{name: description}``), ``Params`` (NamedTuple type),
-        ``stochastic`` (True if ``step`` needs a key);
-      - ``init_state(batch_size)``, ``step(state, dt, key=None, params=None)``;
+      - class attributes: :class:`Compartment` declarations (inherited ones come first),
+        ``dynamics`` (one line), ``hyperparameter_docs`` (``{name: description}``),
+        ``Params`` (NamedTuple type), ``stochastic`` (True if ``step`` needs a key);
+      - ``init_state(batch_size=None, params=None)``, ``step(state, dt, key=None,
+        params=None)``, each reading its numeric hyperparameters from ``params``;
       - optionally ``_conform(name, value, state)`` for compartments whose accepted
         shapes differ from their current shape.
     """
@@ -128,10 +148,16 @@ class Cell:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        declared = {n: c for n, c in vars(cls).items() if isinstance(c, Compartment)}
+        declared: dict[str, Compartment] = {}
+        for klass in reversed(cls.__mro__):
+            for attr_name, attr in vars(klass).items():
+                if isinstance(attr, Compartment):
+                    declared[attr_name] = attr
+                elif attr_name in declared:  # a subclass hides an inherited compartment
+                    del declared[attr_name]
+        cls.compartments = declared
         if not declared:
             return
-        cls.compartments = declared
         state_type = NamedTuple(f"{cls.__name__}State", [(n, jax.Array) for n in declared])
         state_type.__module__ = cls.__module__
         state_type.__qualname__ = f"{cls.__qualname__}.State"
@@ -141,12 +167,24 @@ class Cell:
     def __init__(self, name: str, n_units: int, batch_size: int = 1, key=None):
         self.name = check_name("name", name)
         self.n_units = check_positive_int("n_units", n_units)
-        self._key = make_key(key) if self.stochastic else None
-        self._state = self.init_state(check_positive_int("batch_size", batch_size))
+        if self.stochastic:  # kept as raw key data: typed keys cost more per jitted call
+            key = make_key(key)
+            self._key_impl = jax.random.key_impl(key)
+            self._key = jax.random.key_data(key)
+        else:
+            self._key_impl = self._key = None
+        self._batch_size = check_positive_int("batch_size", batch_size)
+        self._state = self.init_state(self._batch_size)
+        self._pending: dict[str, Any] = {}  # values set since the last step
+        self._host_names: set[str] = set()  # compartments holding a NumPy value in _state
+        self._batch_index: int | None = None
+        self._dt = (None, None, None)  # the last dt, its type and its device scalar
         self._step_jit = jax.jit(self._shell_step)
+        for comp_name in self.compartments:  # instance attributes: no view built per access
+            self.__dict__[comp_name] = CompartmentView(self, comp_name)
 
     # ----------------------------------------------------------------- pure core
-    def init_state(self, batch_size: int | None = None):
+    def init_state(self, batch_size: int | None = None, params=None):
         """A fresh ``State`` at rest for ``batch_size`` rows (default: the shell's)."""
         raise NotImplementedError
 
@@ -155,7 +193,10 @@ class Cell:
         raise NotImplementedError
 
     def set(self, state, **values):
-        """A copy of ``state`` with compartments replaced; names and shapes checked.
+        """A copy of ``state`` with compartments replaced; names, shapes, finiteness checked.
+
+        Values are converted to the compartment's dtype; traced values (inside ``jit``)
+        skip the finiteness check.
 
         Raises:
           ValueError: an unknown compartment name, a value of the wrong shape, or a
@@ -163,24 +204,39 @@ class Cell:
         """
         updates = {}
         for comp_name, value in values.items():
-            if comp_name not in self.compartments:
-                raise ValueError(
-                    f"{type(self).__name__} {self.name!r}: unknown compartment {comp_name!r}; "
-                    f"expected one of {list(self.compartments)}"
-                )
-            current = getattr(state, comp_name)
-            value = jnp.asarray(value, dtype=current.dtype)
-            must_be_finite = self.compartments[comp_name].finite and not isinstance(value, jax.core.Tracer)
-            if must_be_finite and not bool(np.all(np.isfinite(np.asarray(value)))):
-                raise ValueError(
-                    f"{type(self).__name__} {self.name!r}: compartment {comp_name!r} must be "
-                    f"finite, got {np.asarray(value)!r}"
-                )
+            dtype = self._compartment_dtype(comp_name, state)
+            value = jnp.asarray(value, dtype=dtype)
             updates.update(self._conform(comp_name, value, state))
+            if not isinstance(value, jax.core.Tracer):
+                self._check_finite(comp_name, value)
         return state._replace(**updates)
 
-    def _conform(self, comp_name: str, value: jax.Array, state) -> dict[str, jax.Array]:
-        """Check ``value`` for compartment ``comp_name``; return the updates to apply."""
+    def _compartment_dtype(self, comp_name: str, state):
+        if comp_name not in self.compartments:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: unknown compartment {comp_name!r}; "
+                f"expected one of {list(self.compartments)}"
+            )
+        return getattr(state, comp_name).dtype
+
+    def _check_finite(self, comp_name: str, value) -> None:
+        """Refuse a concrete non-finite ``value`` for a compartment declared ``finite``."""
+        if self.compartments[comp_name].finite:
+            host = np.asarray(value)  # a view for numpy and for JAX's CPU arrays
+            # One BLAS pass: a NaN or an inf makes the sum of squares non-finite; so may an
+            # overflow of finite values, hence the exact check behind it.
+            if not math.isfinite(np.vdot(host, host)) and not np.isfinite(host).all():
+                raise ValueError(
+                    f"{type(self).__name__} {self.name!r}: compartment {comp_name!r} must be "
+                    f"finite, got {host!r}"
+                )
+
+    def _conform(self, comp_name: str, value, state) -> dict[str, Any]:
+        """Check ``value`` for compartment ``comp_name``; return the updates to apply.
+
+        ``value`` is a JAX array (pure ``set``) or a NumPy array (the shell); updates keep
+        its kind (see :func:`array_module`).
+        """
         expected = getattr(state, comp_name).shape
         if value.shape != expected:
             raise self._shape_error(comp_name, value.shape, [expected])
@@ -199,41 +255,126 @@ class Cell:
     # ---------------------------------------------------------------- the shell
     @property
     def state(self):
-        """The shell's current ``State`` (a pytree of compartments)."""
-        return self._state
+        """The shell's current ``State`` (a pytree of compartments), values set since the
+        last step included."""
+        state = self._take_pending()
+        if self._host_names:
+            state = state._replace(**{n: jnp.asarray(getattr(state, n)) for n in self._host_names})
+            self._host_names = set()
+        self._state = state
+        return state
 
     @state.setter
     def state(self, new_state) -> None:
         if not isinstance(new_state, self.State):
             raise TypeError(f"state: expected a {self.State.__qualname__}, got {type(new_state).__name__}")
+        if self._batch_index is None:
+            self._batch_index = self._batched_leaf()
+        self._batch_size = int(new_state[self._batch_index].shape[0])
         self._state = new_state
+        self._pending = {}
+        self._host_names = set()
 
     @property
     def batch_size(self) -> int:
-        return int(next(iter(self._state)).shape[0])
+        return self._batch_size
 
     @property
     def key(self):
         """The shell's PRNG key (stochastic cells only; split inside each step)."""
-        return self._key
+        if self._key is None:
+            return None
+        return jax.random.wrap_key_data(self._key, impl=self._key_impl)
+
+    def _batched_leaf(self) -> int:
+        """Index of a compartment whose leading axis is the batch (from ``init_state``'s shapes)."""
+        one, two = (jax.eval_shape(lambda b=b: self.init_state(b)) for b in (1, 2))
+        for i, (a, b) in enumerate(zip(one, two, strict=True)):
+            if a.shape[:1] == (1,) and b.shape[:1] == (2,):
+                return i
+        raise TypeError(f"{type(self).__name__}: no compartment of init_state has a batch axis")
+
+    def _get_compartment(self, comp_name: str):
+        pending = self._pending
+        if comp_name in pending:
+            value = pending[comp_name] = jnp.asarray(pending[comp_name])
+            return value
+        value = getattr(self._state, comp_name)
+        if comp_name in self._host_names:
+            value = jnp.asarray(value)
+            self._state = self._state._replace(**{comp_name: value})
+            self._host_names.discard(comp_name)
+        return value
+
+    def _set_compartment(self, comp_name: str, value) -> None:
+        current = getattr(self._state, comp_name)
+        if isinstance(value, jax.Array):  # immutable: no copy; CPU arrays are read in place
+            if value.dtype != current.dtype:
+                value = value.astype(current.dtype)
+        else:  # a private copy: later writes to the caller's buffer change nothing here
+            value = np.array(value, dtype=current.dtype)
+        updates = self._conform(comp_name, value, self._state)
+        self._check_finite(comp_name, value)
+        self._pending.update(updates)
+
+    def _take_pending(self):
+        """The state with the values set since the last step in place.
+
+        A NumPy value stays NumPy for the step it was set for (the jitted step takes it as
+        an argument: a copy to the device as part of the call); one still there at a later
+        step is moved to the device once.
+        """
+        state, pending = self._state, self._pending
+        stale = self._host_names.difference(pending) if self._host_names else ()
+        if stale:
+            state = state._replace(**{n: jnp.asarray(getattr(state, n)) for n in stale})
+        if not pending:
+            self._host_names = set()
+            return state
+        self._pending = {}
+        self._host_names = {n for n, v in pending.items() if isinstance(v, np.ndarray)}
+        return state._replace(**pending)
 
     def _shell_step(self, state, key, dt):
+        """The jitted shell step: only the compartments ``step`` changed come back."""
         if self.stochastic:
-            key, key_step = jax.random.split(key)
-            return self.step(state, dt, key_step), key
-        return self.step(state, dt), key
+            key, key_step = jax.random.split(jax.random.wrap_key_data(key, impl=self._key_impl))
+            new_state, key = self.step(state, dt, key_step), jax.random.key_data(key)
+        else:
+            new_state = self.step(state, dt)
+        pairs = zip(state._fields, state, new_state, strict=True)
+        return {name: new for name, old, new in pairs if new is not old}, key
+
+    def _dt_argument(self, dt):
+        """``dt`` as a device scalar, kept from the last call (a Python float costs a
+        transfer per call)."""
+        last, last_type, device_dt = self._dt
+        if dt.__class__ is last_type and dt == last:
+            return device_dt
+        if isinstance(dt, jax.Array):
+            return dt
+        device_dt = jax.device_put(np.float32(_check_dt(dt)))
+        self._dt = (dt, dt.__class__, device_dt)
+        return device_dt
 
     def advance_state(self, dt=1.0) -> None:
-        """Advance the shell's state by one step of ``dt`` ms (runs the jitted ``step``)."""
-        self._state, self._key = self._step_jit(self._state, self._key, _check_dt(dt))
+        """Advance the shell's state by one step of ``dt`` ms: one call of the jitted
+        ``step``, with the values set since the last step as its arguments."""
+        dt = self._dt_argument(dt)
+        state = self._take_pending()
+        changed, self._key = self._step_jit(state, self._key, dt)
+        self._state = state._replace(**changed)
 
     def reset(self) -> None:
         """Every compartment, inputs included, back to its initial value."""
-        self._state = self.init_state(self.batch_size)
+        self._state = self.init_state(self._batch_size)
+        self._pending = {}
+        self._host_names = set()
 
     def batched_reset(self, batch_size: int) -> None:
         """As :meth:`reset`, with a new batch size."""
-        self._state = self.init_state(check_positive_int("batch_size", batch_size))
+        self._batch_size = check_positive_int("batch_size", batch_size)
+        self.reset()
 
     @classmethod
     def help(cls) -> dict:
@@ -250,12 +391,17 @@ class Cell:
         }
 
     def __repr__(self) -> str:
-        pairs = zip(self.compartments, self._state, strict=True)
+        pairs = zip(self.compartments, self.state, strict=True)
         shapes = ", ".join(f"{n}{tuple(v.shape)}" for n, v in pairs)
         return f"{type(self).__name__}(name={self.name!r}, n_units={self.n_units}; {shapes})"
 
 
-def _check_dt(dt):
-    if isinstance(dt, numbers.Real) and not isinstance(dt, bool):
-        return check_real("dt", dt, low=0.0, low_open=True)
-    return dt
+def array_module(value):
+    """``jax.numpy`` for JAX arrays (traced ones included), ``numpy`` for host arrays."""
+    return jnp if isinstance(value, jax.Array) else np
+
+
+def _check_dt(dt) -> float:
+    if isinstance(dt, bool) or not isinstance(dt, numbers.Real):
+        raise TypeError(f"dt: expected a real number of ms, got {dt!r} ({type(dt).__name__})")
+    return check_real("dt", dt, low=0.0, low_open=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from rpe.cell import Cell
+from rpe.cell import Cell, Compartment, array_module
 
 __all__ = ["ErrorCell", "sum_to_shape"]
 
@@ -31,12 +31,19 @@ def sum_to_shape(x: jax.Array, shape: tuple[int, ...]) -> jax.Array:
 
 
 class ErrorCell(Cell):
-    """Base of the error cells: shapes of ``modulator``/``mask`` and of a scale parameter.
+    """Base of the error cells: the ``modulator``/``mask`` inputs and a scale parameter.
 
-    Subclasses set ``scale_parameter`` (e.g. ``"Sigma"``) and ``scale_derivative``
-    (e.g. ``"dSigma"``) when they have one, and may add inputs to ``per_sample_inputs``
-    (accepted as ``(batch_size, 1)`` and broadcast across units).
+    Declares ``modulator`` and ``mask`` (every error cell's first two compartments; its
+    ``init_state`` sets both to ones and its ``step`` consumes the mask). Subclasses set
+    ``scale_parameter`` (e.g. ``"Sigma"``) and ``scale_derivative`` (e.g. ``"dSigma"``)
+    when they have one, and may add inputs to ``per_sample_inputs`` (accepted as
+    ``(batch_size, 1)`` and broadcast across units).
     """
+
+    modulator = Compartment(
+        "inputs", "third factor gating every d* output, (batch_size, n_units); set accepts (batch_size, 1)"
+    )
+    mask = Compartment("inputs", "0/1 entries to count, consumed by each step, (batch_size, n_units)")
 
     scale_parameter: str | None = None
     scale_derivative: str | None = None
@@ -49,17 +56,18 @@ class ErrorCell(Cell):
             if value.shape == unit_shape:
                 return {comp_name: value}
             if value.shape == row_shape:
-                return {comp_name: jnp.broadcast_to(value, unit_shape)}
+                return {comp_name: array_module(value).broadcast_to(value, unit_shape)}
             raise self._shape_error(comp_name, value.shape, [unit_shape, row_shape])
         if comp_name == self.scale_parameter:
             allowed = [(1, 1), (1, self.n_units)]
             if value.shape not in allowed:
                 raise self._shape_error(comp_name, value.shape, allowed)
-            return {comp_name: value, self.scale_derivative: jnp.zeros(value.shape, value.dtype)}
+            zeros = array_module(value).zeros(value.shape, value.dtype)
+            return {comp_name: value, self.scale_derivative: zeros}
         return super()._conform(comp_name, value, state)
 
     def _rest(self, batch_size: int | None) -> tuple[jax.Array, jax.Array]:
-        """Zeros and ones of shape ``(batch_size, n_units)``."""
+        """Zeros and ones of shape ``(batch_size, n_units)`` (default: the shell's batch)."""
         b = self.batch_size if batch_size is None else batch_size
         shape = (b, self.n_units)
         return jnp.zeros(shape, jnp.float32), jnp.ones(shape, jnp.float32)

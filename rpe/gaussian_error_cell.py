@@ -33,7 +33,11 @@ __all__ = ["GaussianErrorCell", "GaussianErrorParams"]
 
 
 class GaussianErrorParams(NamedTuple):
-    """Numeric hyperparameters of a GaussianErrorCell."""
+    """Numeric hyperparameters of a GaussianErrorCell (leaves may be arrays under vmap).
+
+    ``sigma`` is the rest value of the ``Sigma`` compartment: ``init_state(b, params)``
+    starts ``Sigma`` there.
+    """
 
     sigma: float
 
@@ -51,10 +55,6 @@ class GaussianErrorCell(ErrorCell):
     mu = Compartment("inputs", "prediction (mean), (batch_size, n_units)")
     target = Compartment("inputs", "observed target, (batch_size, n_units)")
     Sigma = Compartment("inputs", "variance, (1, 1) shared or (1, n_units) per unit")
-    modulator = Compartment(
-        "inputs", "third factor gating d*, (batch_size, n_units); set accepts (batch_size, 1)"
-    )
-    mask = Compartment("inputs", "0/1 entries to count, consumed by each step, (batch_size, n_units)")
     L = Compartment("outputs", "log-likelihood -0.5 sum(mask e^2 / Sigma), a scalar ()")
     dmu = Compartment("outputs", "gated dL/dmu = e / Sigma, (batch_size, n_units)")
     dSigma = Compartment("outputs", "gated derivative of the full log-likelihood w.r.t. Sigma, Sigma's shape")
@@ -77,9 +77,10 @@ class GaussianErrorCell(ErrorCell):
         self.params = GaussianErrorParams(sigma=check_real("sigma", sigma, low=0.0, low_open=True))
         super().__init__(name, n_units, batch_size)
 
-    def init_state(self, batch_size: int | None = None) -> GaussianErrorCell.State:
+    def init_state(self, batch_size: int | None = None, params=None) -> GaussianErrorCell.State:
+        """The rest state: zeros, ``modulator``/``mask`` ones, ``Sigma = params.sigma``."""
         zeros, ones = self._rest(batch_size)
-        sigma = jnp.full((1, 1), self.params.sigma, jnp.float32)
+        sigma = jnp.full((1, 1), self._params(params).sigma, jnp.float32)
         return self.State(
             mu=zeros,
             target=zeros,
@@ -93,7 +94,11 @@ class GaussianErrorCell(ErrorCell):
         )
 
     def step(self, state, dt=1.0, key=None, params=None):
-        """Compute ``L`` and the gated gradients; the mask is consumed (``dt`` unused)."""
+        """Compute ``L`` and the gated gradients; the mask is consumed (``dt`` unused).
+
+        The variance is the state's ``Sigma``; ``params.sigma`` is where ``Sigma`` starts,
+        read by :meth:`init_state` (``step`` has no other numeric hyperparameter).
+        """
         e = state.target - state.mu
         sigma = state.Sigma
         gate = state.modulator * state.mask

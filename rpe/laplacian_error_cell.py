@@ -33,7 +33,11 @@ __all__ = ["LaplacianErrorCell", "LaplacianErrorParams"]
 
 
 class LaplacianErrorParams(NamedTuple):
-    """Numeric hyperparameters of a LaplacianErrorCell."""
+    """Numeric hyperparameters of a LaplacianErrorCell (leaves may be arrays under vmap).
+
+    ``scale`` is the rest value of the ``Scale`` compartment: ``init_state(b, params)``
+    starts ``Scale`` there.
+    """
 
     scale: float
 
@@ -51,10 +55,6 @@ class LaplacianErrorCell(ErrorCell):
     shift = Compartment("inputs", "prediction (location), (batch_size, n_units)")
     target = Compartment("inputs", "observed target, (batch_size, n_units)")
     Scale = Compartment("inputs", "scale, (1, 1) shared or (1, n_units) per unit")
-    modulator = Compartment(
-        "inputs", "third factor gating d*, (batch_size, n_units); set accepts (batch_size, 1)"
-    )
-    mask = Compartment("inputs", "0/1 entries to count, consumed by each step, (batch_size, n_units)")
     L = Compartment("outputs", "log-likelihood -sum(mask |e|) / Scale, a scalar ()")
     dshift = Compartment("outputs", "gated dL/dshift = sign(e) / Scale, (batch_size, n_units)")
     dScale = Compartment("outputs", "gated derivative of the full log-likelihood w.r.t. Scale, Scale's shape")
@@ -77,9 +77,10 @@ class LaplacianErrorCell(ErrorCell):
         self.params = LaplacianErrorParams(scale=check_real("scale", scale, low=0.0, low_open=True))
         super().__init__(name, n_units, batch_size)
 
-    def init_state(self, batch_size: int | None = None) -> LaplacianErrorCell.State:
+    def init_state(self, batch_size: int | None = None, params=None) -> LaplacianErrorCell.State:
+        """The rest state: zeros, ``modulator``/``mask`` ones, ``Scale = params.scale``."""
         zeros, ones = self._rest(batch_size)
-        scale = jnp.full((1, 1), self.params.scale, jnp.float32)
+        scale = jnp.full((1, 1), self._params(params).scale, jnp.float32)
         return self.State(
             shift=zeros,
             target=zeros,
@@ -93,7 +94,11 @@ class LaplacianErrorCell(ErrorCell):
         )
 
     def step(self, state, dt=1.0, key=None, params=None):
-        """Compute ``L`` and the gated gradients; the mask is consumed (``dt`` unused)."""
+        """Compute ``L`` and the gated gradients; the mask is consumed (``dt`` unused).
+
+        The scale is the state's ``Scale``; ``params.scale`` is where ``Scale`` starts,
+        read by :meth:`init_state` (``step`` has no other numeric hyperparameter).
+        """
         e = state.target - state.shift
         scale = state.Scale
         gate = state.modulator * state.mask

@@ -18,7 +18,7 @@ fixes listed in ``shared/reference/cells.md``.
 
 Example:
   >>> cell = LeakyNoiseCell("x", n_units=3, tau_x=10.0, sigma_pre=0.0)
-  >>> cell.j_input.set(jnp.ones((1, 3))); cell.advance_state(t=0.0, dt=1.0)
+  >>> cell.j_input.set(jnp.ones((1, 3))); cell.advance_state(dt=1.0)
   >>> float(cell.x.get()[0, 0])  # dt/tau_x * j_input
   0.1
 """
@@ -120,7 +120,7 @@ class LeakyNoiseCell(Cell):
         )
         super().__init__(name, n_units, batch_size, key=key)
 
-    def init_state(self, batch_size: int | None = None) -> LeakyNoiseCell.State:
+    def init_state(self, batch_size: int | None = None, params=None) -> LeakyNoiseCell.State:
         b = self.batch_size if batch_size is None else batch_size
         zeros = jnp.zeros((b, self.n_units), jnp.float32)
         return self.State(j_input=zeros, j_recurrent=zeros, x=zeros, r=zeros, r_prime=zeros)
@@ -143,10 +143,6 @@ class LeakyNoiseCell(Cell):
         if not _is_zero(p.sigma_post):
             r = r + p.sigma_post * noise.normal(key_post, x.shape)
         return state._replace(x=x, r=r, r_prime=p.output_scale * self._df(x))
-
-    def advance_state(self, t=0.0, dt=1.0) -> None:
-        """Advance by ``dt`` ms (``t``, the current time, is accepted for ngc-learn parity)."""
-        super().advance_state(dt)
 
 
 def _is_zero(value) -> bool:

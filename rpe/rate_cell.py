@@ -123,7 +123,7 @@ class RateCell(Cell):
         )
         super().__init__(name, n_units, batch_size)
 
-    def init_state(self, batch_size: int | None = None) -> RateCell.State:
+    def init_state(self, batch_size: int | None = None, params=None) -> RateCell.State:
         b = self.batch_size if batch_size is None else batch_size
         zeros = jnp.zeros((b, self.n_units), jnp.float32)
         return self.State(j=zeros, j_td=zeros, z=zeros, zF=zeros)
@@ -136,8 +136,10 @@ class RateCell(Cell):
         else:
             drive = state.j * self._df(state.z) * p.resist_scale + state.j_td
 
-            def dz_dt(z):
-                return (drive - p.gamma * self._phi(z)) / p.tau_m
+            def dz_ds(z):  # in units of tau_m: dz/dt = dz/ds / tau_m
+                return drive - p.gamma * self._phi(z)
 
-            z = self._threshold(self._integrate(dz_dt, state.z, dt), p.threshold_lambda)
+            # An integrator step of dt ms is a step of dt / tau_m in s = t / tau_m (the same
+            # scheme, one multiply less per stage and element).
+            z = self._threshold(self._integrate(dz_ds, state.z, dt / p.tau_m), p.threshold_lambda)
         return state._replace(z=z, zF=p.output_scale * self._f(z))

@@ -94,7 +94,7 @@ class RewardErrorCell(Cell):
         super().__init__(name, n_units, batch_size)
         self._evolve_jit = jax.jit(self.end_episode)
 
-    def init_state(self, batch_size: int | None = None) -> RewardErrorCell.State:
+    def init_state(self, batch_size: int | None = None, params=None) -> RewardErrorCell.State:
         b = self.batch_size if batch_size is None else batch_size
         zeros = jnp.zeros((b, self.n_units), jnp.float32)
         return self.State(
@@ -142,7 +142,8 @@ class RewardErrorCell(Cell):
 
     def evolve(self, dt=1.0) -> None:
         """End the current episode of every row (runs the jitted :meth:`end_episode`)."""
-        self._state = self._evolve_jit(self._state, dt)
+        self._state = self._evolve_jit(self._take_pending(), dt)
+        self._host_names = set()  # every compartment came back from the device
 
 
 def _rows(done, shape) -> jax.Array:

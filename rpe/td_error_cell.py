@@ -55,10 +55,6 @@ class TDErrorCell(ErrorCell):
     done = Compartment(
         "inputs", "1 where s_t+1 is terminal, (batch_size, n_units); set accepts (batch_size, 1)"
     )
-    modulator = Compartment(
-        "inputs", "third factor gating dvalue, (batch_size, n_units); set accepts (batch_size, 1)"
-    )
-    mask = Compartment("inputs", "0/1 entries to count, consumed by each step, (batch_size, n_units)")
     delta = Compartment("outputs", "TD error r + gamma (1 - done) V' - V, (batch_size, n_units)")
     L = Compartment("outputs", "log-likelihood -0.5 sum(mask delta^2), a scalar ()")
     dvalue = Compartment("outputs", "gated dL/dvalue = delta, (batch_size, n_units)")
@@ -79,7 +75,7 @@ class TDErrorCell(ErrorCell):
         self.params = TDErrorParams(gamma=check_real("gamma", gamma, low=0.0, high=1.0))
         super().__init__(name, n_units, batch_size)
 
-    def init_state(self, batch_size: int | None = None) -> TDErrorCell.State:
+    def init_state(self, batch_size: int | None = None, params=None) -> TDErrorCell.State:
         zeros, ones = self._rest(batch_size)
         return self.State(
             reward=zeros,

@@ -46,20 +46,31 @@ def test_noiseless_outputs_by_hand():
     cell = LeakyNoiseCell("x", 2, tau_x=10.0, act_fx="tanh", output_scale=2.0, sigma_pre=0.0)
     cell.j_input.set(jnp.full((1, 2), 1.0))
     cell.j_recurrent.set(jnp.full((1, 2), 0.5))
-    cell.advance_state(t=0.0, dt=2.0)
+    cell.advance_state(dt=2.0)
     x = 2.0 / 10.0 * 1.5
     np.testing.assert_allclose(cell.x.get(), x, rtol=1e-6)
     np.testing.assert_allclose(cell.r.get(), 2.0 * np.tanh(x), rtol=1e-6)
     np.testing.assert_allclose(cell.r_prime.get(), 2.0 * (1 - np.tanh(x) ** 2), rtol=1e-6)
-    cell.advance_state(0.0, 2.0)  # positional (t, dt), as in ngc-learn
-    cell.advance_state(dt=2.0)
+
+
+def test_advance_state_has_the_signature_of_every_other_cell():
+    cell = LeakyNoiseCell("x", 1, tau_x=10.0, act_fx="identity", sigma_pre=0.0)
+    cell.j_input.set(np.ones((1, 1)))
+    cell.advance_state(2.0)  # dt, positionally, as for every cell: x = 2 / 10
+    np.testing.assert_allclose(cell.x.get(), [[0.2]], rtol=1e-6)
+    # ngc-learn's (t, dt) form is refused, not read as dt = t.
+    with pytest.raises(TypeError):
+        cell.advance_state(0.0, 2.0)
+    with pytest.raises(TypeError, match="'t'"):
+        cell.advance_state(t=0.0, dt=2.0)
+    np.testing.assert_allclose(cell.x.get(), [[0.2]], rtol=1e-6)
 
 
 def one_step_noise(dt, sigma_pre=0.3, sigma_post=0.2, tau_x=4.0, n=20000, seed=1):
     cell = LeakyNoiseCell(
         "x", n, tau_x=tau_x, act_fx="identity", sigma_pre=sigma_pre, sigma_post=sigma_post, key=seed
     )
-    cell.advance_state(t=0.0, dt=dt)
+    cell.advance_state(dt=dt)
     x = np.asarray(cell.x.get())[0]
     r = np.asarray(cell.r.get())[0]
     return x, r - x  # r = x + sigma_post eps_post with the identity

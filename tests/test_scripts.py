@@ -58,14 +58,16 @@ def test_benchmark_cells_prints_its_table(capsys):
     import time
 
     bench = load("benchmark_cells")
-    rows = bench.main(["--repeats", "1", "--steps", "2"])
+    result = bench.main(["--repeats", "1", "--steps", "2"])
     out = capsys.readouterr().out
-    assert "shell/floor" in out and "target <= 3" in out
-    cells = [r for r in rows if "cell" in r]
-    assert len(cells) == 12 and all(r["scan_us"] > 0 and r["floor_us"] > 0 for r in cells)
-    # One table line per (cell, batch), and a verdict line per target.
+    assert "workflow us" in out and "shell/floor" in out and "target <= 3" in out
+    cells = [r for r in result["rows"] if "cell" in r]
+    assert len(cells) == 12 and all(r["scan_us"] > 0 and r["workflow_us"] > 0 for r in cells)
+    # One table line per (cell, batch), and a verdict line per target (no ngc-learn here).
     assert sum(line.split()[0] in bench.CELLS for line in out.splitlines() if line.strip()) == 12
     assert len([line for line in out.splitlines() if line.startswith(("met ", "MISS"))]) == 7
+    assert result["pairs"] == [] and len(result["noise"]) == 2
+    assert sum(line.startswith(("keep rpe.noise", "switch to")) for line in out.splitlines()) == 1
     # Per-step times are in microseconds per step: a run that sleeps 2 ms over 4 steps
     # takes at least 500 us a step (and not ten times that).
     times = bench._per_step_times({"sleep": lambda: time.sleep(0.002)}, steps=4, repeats=2)
@@ -75,10 +77,26 @@ def test_benchmark_cells_prints_its_table(capsys):
         {"cell": name, "batch": 1, "shell/floor": 2.5 if name == "RateCell" else 1.5} for name in bench.CELLS
     ]
     planted.append({"noise_ratio": 3.5})
-    verdicts = {label: ok for label, _, _, ok in bench.targets(planted)}
+    pairs = [
+        {"cell": "RateCell", "batch": 1, "ratio": 0.4},
+        {"cell": "RewardErrorCell", "batch": 256, "ratio": 0.6},
+    ]
+    verdicts = {label: ok for label, _, _, ok in bench.targets(planted, pairs)}
     assert not verdicts["RateCell shell / floor at batch 1"]
     assert verdicts["RewardErrorCell shell / floor at batch 1"]
     assert not verdicts["LeakyNoiseCell scan / RateCell scan at batch 256"]
+    assert verdicts["RateCell workflow / ngc-learn at batch 1"]
+    assert not verdicts["RewardErrorCell workflow / ngc-learn at batch 256"]
+    # rpe.noise is kept unless a library generator is within 1.2x of it at every batch.
+    ratios = {"threefry2x32": (1.0, 3.7), "rbg": (2.0, 15.0), "unsafe_rbg": (2.1, 14.0)}
+    rows = [
+        {"batch": b, **{f"{g}/rpe.noise": r[i] for g, r in ratios.items()}} for i, b in enumerate((1, 256))
+    ]
+    assert bench.noise_decision(rows).startswith(
+        "keep rpe.noise: the fastest library generator, threefry2x32"
+    )
+    rows[1]["threefry2x32/rpe.noise"] = 1.1
+    assert bench.noise_decision(rows).startswith("switch to jax.random.normal with threefry2x32")
 
 
 def test_conditioning_rpe_moves_from_reward_to_cue_and_omission_is_negative(tmp_path, capsys):
