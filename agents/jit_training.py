@@ -53,7 +53,7 @@ def python_loop_train(agent: Agent, state, key, num_envs: int, n_updates: int):
     per agent function. Returns the final state and the returns ``(n_updates, num_envs)``."""
     env, spec = agent.spec.jax_env, agent.spec
     act, observe, learn = jax.jit(agent.act), jax.jit(agent.observe), jax.jit(agent.learn)
-    step_envs = jax.jit(jax.vmap(lambda s, a, k: env_step(env, s, a, k)))
+    step_envs = jax.jit(jax.vmap(lambda s, a, k: env_step(env, s, a, k, autoreset=False)))
     reset_envs = jax.jit(jax.vmap(lambda k: env_reset(env, k)))
     all_returns = []
     for u in range(n_updates):

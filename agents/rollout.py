@@ -75,7 +75,8 @@ def jax_rollout(agent: Agent, state, key: jax.Array, n_episodes: int, *, learn: 
             action, carry = agent.greedy(state, carry, obs)
         else:
             action, carry = agent.act(state, carry, obs, key_act)
-        env_states, ts = jax.vmap(lambda s, a, k: env_step(env, s, a, k))(
+        # No autoreset: after its end an episode is padding (alive 0) until the batch ends.
+        env_states, ts = jax.vmap(lambda s, a, k: env_step(env, s, a, k, autoreset=False))(
             env_states, spec.bound(action), jax.random.split(key_env, n_episodes)
         )
         if learn:

@@ -209,3 +209,21 @@ def test_perceptual_decision_trial_structure_reward_and_correctness():
     for bad in ({"coherences": (0.0, 0.1)}, {"dt": 0.0}, {"response_ms": 0.5}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             PerceptualDecision(**bad)
+
+
+def test_env_step_without_autoreset_keeps_the_ended_episode():
+    """MountainCar at the flag, pushing right: the step terminates; with autoreset the next
+    observation is a fresh start (position in [-0.6, -0.4]), without it the ended state."""
+    from envs import MountainCar
+    from envs.functional import env_reset, env_step
+
+    env = MountainCar()
+    state, _ = env_reset(env, jax.random.key(0))
+    state = state._replace(physics=jnp.asarray([0.499, 0.05], jnp.float32))
+    _, reset = env_step(env, state, 2, jax.random.key(1))
+    ended_state, kept = env_step(env, state, 2, jax.random.key(1), autoreset=False)
+    assert bool(reset.terminated) and bool(kept.terminated)
+    assert -0.6 <= float(reset.obs[0]) <= -0.4
+    np.testing.assert_array_equal(kept.obs, kept.final_obs)
+    np.testing.assert_array_equal(kept.final_obs, reset.final_obs)
+    assert float(kept.obs[0]) >= 0.5 and int(ended_state.time) == int(state.time) + 1
