@@ -23,15 +23,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 
+from rpe import functional
 from rpe.cell import Compartment
 from rpe.error_cell import ErrorCell
 
 __all__ = ["BernoulliErrorCell", "BernoulliErrorParams"]
-
-_CLIP = 1e-4
 
 
 class BernoulliErrorParams(NamedTuple):
@@ -85,16 +83,11 @@ class BernoulliErrorCell(ErrorCell):
         )
 
     def step(self, state, dt=1.0, key=None, params=None):
-        """Compute ``L`` and the gated gradients; the mask is consumed (``dt`` unused)."""
-        t = state.target
-        q = jax.nn.sigmoid(state.p) if self.input_logits else state.p
-        q = jnp.clip(q, _CLIP, 1.0 - _CLIP)
-        log_q, log_not_q = jnp.log(q), jnp.log1p(-q)
-        raw_dp = t - q if self.input_logits else t / q - (1.0 - t) / (1.0 - q)
-        gate = state.modulator * state.mask
-        return state._replace(
-            L=jnp.sum(state.mask * (t * log_q + (1.0 - t) * log_not_q)),
-            dp=gate * raw_dp,
-            dtarget=gate * (log_q - log_not_q),
-            mask=jnp.ones_like(state.mask),
+        """Compute ``L`` and the gated gradients; the mask is consumed (``dt`` unused).
+
+        :func:`rpe.functional.bernoulli_error` on the batch (``L`` sums over it).
+        """
+        out = functional.bernoulli_error(
+            state.p, state.target, state.modulator, state.mask, input_logits=self.input_logits
         )
+        return state._replace(L=out.L, dp=out.dp, dtarget=out.dtarget, mask=jnp.ones_like(state.mask))

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 
+from rpe import functional
 from rpe.cell import Compartment
 from rpe.error_cell import ErrorCell
 
@@ -71,10 +71,10 @@ class CategoricalErrorCell(ErrorCell):
         )
 
     def step(self, state, dt=1.0, key=None, params=None):
-        """Compute ``L`` and the gated gradient; the mask is consumed (``dt`` unused)."""
-        log_pi = jax.nn.log_softmax(state.logits, axis=-1)
-        return state._replace(
-            L=jnp.sum(state.mask * state.target * log_pi),
-            dlogits=state.modulator * state.mask * (state.target - jnp.exp(log_pi)),
-            mask=jnp.ones_like(state.mask),
-        )
+        """Compute ``L`` and the gated gradient; the mask is consumed (``dt`` unused).
+
+        :func:`rpe.functional.categorical_error` on the batch (a softmax per row; ``L``
+        sums over the batch).
+        """
+        out = functional.categorical_error(state.logits, state.target, state.modulator, state.mask)
+        return state._replace(L=out.L, dlogits=out.dlogits, mask=jnp.ones_like(state.mask))

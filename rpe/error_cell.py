@@ -21,13 +21,7 @@ import jax.numpy as jnp
 
 from rpe.cell import Cell, Compartment, array_module
 
-__all__ = ["ErrorCell", "sum_to_shape"]
-
-
-def sum_to_shape(x: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    """Sum ``x`` over the axes where ``shape`` is 1 and ``x`` is not (keeping dims)."""
-    axes = tuple(i for i, (n, m) in enumerate(zip(x.shape, shape, strict=True)) if m == 1 and n != 1)
-    return jnp.sum(x, axis=axes, keepdims=True) if axes else x
+__all__ = ["ErrorCell"]
 
 
 class ErrorCell(Cell):

@@ -8,10 +8,17 @@ population over it); names that select behaviour (an activation, a prior, an int
 threshold, ``input_logits``, ``signal``) are static Python values. Nothing here draws random
 numbers: noise is an input, drawn by the caller. Time (``dt``, ``tau_*``) is in ms.
 
-The cells (``rpe.*_cell``) are the stateful, batched form of these kernels; the rules
-(``rpe.hebbian``, ``rpe.three_factor``, ``rpe.node_perturbation``) reduce the per-example
-updates over a batch. Agents call the kernels directly instead of building a throwaway cell
-state.
+The cells (``rpe.*_cell``) are the stateful, batched form of these kernels: each cell's
+``step`` reads its compartments, calls its kernel and writes the results back, so every
+equation is written here once. The kernels of the error cells and of the neuron dynamics
+are elementwise (the categorical one works along the last axis), so a cell calls them on
+its ``(batch_size, n_units)`` compartments directly, which gives exactly what ``jax.vmap``
+over the rows would, except that a scalar output then sums over the whole batch: ``L``
+becomes the batch's log-likelihood and ``dsigma`` / ``dscale`` sum to the shape of the
+cell's ``Sigma`` / ``Scale``, ``(1, 1)`` or ``(1, n_units)`` (the cells' meaning). The
+rules (``rpe.hebbian``, ``rpe.three_factor``, ``rpe.node_perturbation``) ``vmap`` the
+per-sample kernels over the batch and reduce the results. Agents call the kernels directly
+instead of building a throwaway cell state.
 
 =====================================  ===============================================================
 kernel                                 reproduces
@@ -26,10 +33,10 @@ kernel                                 reproduces
 :func:`categorical_error`              ``CategoricalErrorCell.step``
 :func:`rate_cell_step`                 ``RateCell.step``
 :func:`leaky_noise_step`               ``LeakyNoiseCell.step`` (noise drawn by the caller)
-:func:`hebbian_update`                 one sample's term of ``hebbian``
+:func:`hebbian_update`                 one sample's term of ``hebbian`` (or the batch's sum)
 :func:`eligibility_trace`              one sample's trace of ``three_factor(tau_e=...)``
 :func:`three_factor_update`            one sample's term of ``three_factor``
-:func:`node_perturbation_eligibility`  one sample of ``node_perturbation(...).accumulate``
+:func:`node_perturbation_eligibility`  one sample of ``node_perturbation(...).accumulate`` (or ``_trial``)
 :func:`supralinear_eligibility`        one sample of ``supralinear_node_perturbation(...).accumulate``
 :func:`supralinear_eligibility_trial`  ... and of its ``accumulate_trial``
 :func:`node_perturbation_update`       one sample's term of either rule's trial-end ``update``
@@ -46,6 +53,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -530,8 +538,10 @@ def rate_cell_step(
         z           <- threshold(integrate(z, dt), threshold_lambda)
         zF          = output_scale f(z)
 
-    With ``tau_m <= 0`` the unit is stateless: ``z = j + j_td`` (no threshold). ``phi`` is the
-    prior's leak (:mod:`rpe.priors`), ``f`` the activation (:mod:`rpe.activations`).
+    With ``tau_m <= 0`` the unit is stateless: ``z = j + j_td`` (no threshold). A concrete
+    ``tau_m`` (a Python or NumPy number, as a cell's) picks the branch when the step is traced;
+    a traced one computes both and picks per value. ``phi`` is the prior's leak
+    (:mod:`rpe.priors`), ``f`` the activation (:mod:`rpe.activations`).
     After ngc-learn's ``RateCell`` (Ororbia & Kifer 2022, neural generative coding), with
     the fixes of ``shared/reference/cells.md`` (the input ``j`` is never overwritten).
 
@@ -568,14 +578,22 @@ def rate_cell_step(
     shrink = threshold if callable(threshold) else get_threshold(threshold)
     integrate = integration_type if callable(integration_type) else get_integrator(integration_type)
     z, j, j_td = jnp.asarray(z), jnp.asarray(j), jnp.asarray(j_td)
-    stateful = jnp.asarray(tau_m) > 0.0
-    tau = jnp.where(stateful, tau_m, 1.0)
-    drive = j * df(z) * resist_scale + j_td
 
-    def dz_dt(z):
-        return (drive - gamma * phi(z)) / tau
+    def settle(tau):
+        drive = j * df(z) * resist_scale + j_td
 
-    z = jnp.where(stateful, shrink(integrate(dz_dt, z, dt), threshold_lambda), j + j_td)
+        def dz_ds(z):  # in units of tau_m: dz/dt = dz/ds / tau_m
+            return drive - gamma * phi(z)
+
+        # A step of dt ms is a step of dt / tau_m in s = t / tau_m: the same scheme, one
+        # multiply less per stage and element.
+        return shrink(integrate(dz_ds, z, dt / tau), threshold_lambda)
+
+    if _is_concrete(tau_m):
+        z = settle(tau_m) if tau_m > 0.0 else j + j_td
+    else:
+        stateful = jnp.asarray(tau_m) > 0.0
+        z = jnp.where(stateful, settle(jnp.where(stateful, tau_m, 1.0)), j + j_td)
     return RateStep(z=z, zF=output_scale * f(z))
 
 
@@ -585,8 +603,8 @@ def leaky_noise_step(
     j_recurrent: ArrayLike,
     dt: ArrayLike,
     tau_x: ArrayLike,
-    eps_pre: ArrayLike,
-    eps_post: ArrayLike = 0.0,
+    eps_pre: ArrayLike | None,
+    eps_post: ArrayLike | None = None,
     *,
     sigma_pre: ArrayLike = 0.1,
     sigma_post: ArrayLike = 0.0,
@@ -607,9 +625,10 @@ def leaky_noise_step(
 
     ``eps_pre`` and ``eps_post`` are independent standard-normal draws made by the caller
     (the cell uses :func:`rpe.noise.normal` on two keys split from its step key), so the
-    kernel is a pure function of its inputs. Song, Yang & Wang (2016), with ``alpha = dt /
-    tau_x``; after ngc-learn's ``LeakyNoiseCell``, with the fixes of
-    ``shared/reference/cells.md``.
+    kernel is a pure function of its inputs; ``None`` leaves its noise term out (what a zero
+    draw gives, without the arithmetic: the cell passes it for a concrete zero ``sigma``).
+    Song, Yang & Wang (2016), with ``alpha = dt / tau_x``; after ngc-learn's
+    ``LeakyNoiseCell``, with the fixes of ``shared/reference/cells.md``.
 
     Args:
       x: state before the step, ``(n_units,)``.
@@ -617,8 +636,8 @@ def leaky_noise_step(
       j_recurrent: recurrent current, ``(n_units,)``.
       dt: step in ms.
       tau_x: time constant in ms, ``> 0``.
-      eps_pre: N(0, 1) noise on the state, ``(n_units,)`` (or 0 for none).
-      eps_post: N(0, 1) noise on the rate, ``(n_units,)`` (default 0).
+      eps_pre: N(0, 1) noise on the state, ``(n_units,)``, or None (or 0) for none.
+      eps_post: N(0, 1) noise on the rate, ``(n_units,)``, or None (the default) for none.
       sigma_pre: std of the state noise, ``>= 0``.
       sigma_post: std of the rate noise, ``>= 0``.
       leak_scale: strength of the leak.
@@ -646,29 +665,46 @@ def leaky_noise_step(
         return (drive - leak_scale * x) / tau_x
 
     x = integrate(dx_dt, jnp.asarray(x), dt)
-    x = x + jnp.sqrt(2.0 * dt / tau_x) * sigma_pre * eps_pre
-    r = output_scale * f(x) + sigma_post * eps_post
+    if eps_pre is not None:
+        x = x + jnp.sqrt(2.0 * dt / tau_x) * sigma_pre * eps_pre
+    r = output_scale * f(x)
+    if eps_post is not None:
+        r = r + sigma_post * eps_post
     return LeakyNoiseStep(x=x, r=r, r_prime=output_scale * df(x))
 
 
 # --------------------------------------------------------------------------- learning rules
 def hebbian_update(pre: ArrayLike, post: ArrayLike, eta: ArrayLike = 1.0) -> jax.Array:
-    """One sample's Hebbian weight change (Hebb 1949): ``dW = eta pre^T post``.
+    """One sample's Hebbian weight change (Hebb 1949): ``dW = eta pre^T post``, or a batch's sum.
+
+    ::
+
+        dW = eta pre^T post                     one sample: pre (n_in,), post (n_out,)
+        dW = eta sum_b pre_b^T post_b           a batch: pre (B, n_in), post (B, n_out)
+
+    The batch form is the sum of the per-sample updates, computed as one matrix product
+    ``eta pre^T post`` (summing ``jax.vmap`` of the one-sample form gives the same, but XLA
+    does not always make a matrix product of it: ~20x slower for ``B = 16``,
+    ``n_in = 1000``). :func:`rpe.hebbian` calls it on the batch (then divides by ``B`` for
+    ``reduce="mean"``); so does :func:`rpe.three_factor` without a trace, with ``m post`` as
+    ``post`` (see :func:`three_factor_update`).
 
     Args:
-      pre: presynaptic activity, ``(n_in,)``.
-      post: postsynaptic signal, ``(n_out,)``.
+      pre: presynaptic activity, ``(n_in,)``, or a batch ``(B, n_in)``.
+      post: postsynaptic signal, ``(n_out,)``, or a batch ``(B, n_out)``.
       eta: learning rate.
 
     Returns:
-      ``dW``, ``(n_in, n_out)``. :func:`rpe.hebbian` sums these over a batch
-      (``reduce="sum"``) or averages them (``"mean"``).
+      ``dW``, ``(n_in, n_out)``.
 
     Example:
       >>> hebbian_update(jnp.asarray([1.0, 2.0]), jnp.asarray([3.0]), eta=0.5).tolist()
       [[1.5], [3.0]]
     """
-    return eta * jnp.outer(pre, post)
+    pre = jnp.asarray(pre)
+    if pre.ndim == 1:
+        return eta * jnp.outer(pre, post)
+    return eta * (pre.T @ jnp.asarray(post))
 
 
 def eligibility_trace(
@@ -703,11 +739,12 @@ def eligibility_trace(
 def three_factor_update(eligibility: ArrayLike, modulator: ArrayLike, eta: ArrayLike = 1.0) -> jax.Array:
     """One sample's three-factor weight change: ``dW = eta m E``.
 
-    ``E`` is the Hebbian term ``pre^T post`` (``hebbian_update(pre, post)``) or an
-    :func:`eligibility_trace`; ``m`` is the third factor (e.g. the RPE), a scalar or one
-    value per postsynaptic unit ``(n_out,)``. :func:`rpe.three_factor` sums (or averages)
-    these over a batch and then, only if asked, subtracts ``eta weight_decay W`` once.
-    After Gerstner et al. (2018).
+    ``E`` is an :func:`eligibility_trace` or the Hebbian term ``pre^T post``; ``m`` is the
+    third factor (e.g. the RPE), a scalar or one value per postsynaptic unit ``(n_out,)``.
+    :func:`rpe.three_factor` sums (or averages) these over a batch and then, only if asked,
+    subtracts ``eta weight_decay W`` once. Without a trace it uses ``m E = pre^T (m post)``
+    and calls the batch form of :func:`hebbian_update` with ``m post`` as ``post``: one
+    matrix product for the whole batch. After Gerstner et al. (2018).
 
     Args:
       eligibility: ``E``, ``(n_in, n_out)``.
@@ -725,21 +762,34 @@ def three_factor_update(eligibility: ArrayLike, modulator: ArrayLike, eta: Array
 
 
 def node_perturbation_eligibility(eligibility: ArrayLike, pre: ArrayLike, xi: ArrayLike) -> jax.Array:
-    """One step of Fiete & Seung's (2006) node-perturbation eligibility: ``E += pre^T xi``.
+    """Fiete & Seung's (2006) node-perturbation eligibility: ``E += pre^T xi``, one step or a trial.
+
+    ::
+
+        E += pre^T xi                           one step: pre (n_in,), xi (n_out,)
+        E += sum_t pre_t^T xi_t                 a trial: pre (T, n_in), xi (T, n_out)
+
+    The trial form is the same sums as ``T`` steps, by one contraction over time. Fed the
+    cubes ``pre^3`` and ``(x - x_bar)^3`` it gives Miconi's eligibility
+    (:func:`supralinear_eligibility_trial`).
 
     Args:
-      eligibility: ``E`` before this step, ``(n_in, n_out)``.
-      pre: presynaptic activity, ``(n_in,)``.
-      xi: perturbation injected into the postsynaptic units, ``(n_out,)``.
+      eligibility: ``E`` before this step (or trial), ``(n_in, n_out)``.
+      pre: presynaptic activity, ``(n_in,)``, or its sequence over a trial ``(T, n_in)``.
+      xi: perturbation injected into the postsynaptic units, ``(n_out,)`` or ``(T, n_out)``.
 
     Returns:
-      ``E``, ``(n_in, n_out)``; one sample of ``node_perturbation(...).accumulate``.
+      ``E``, ``(n_in, n_out)``; one sample of ``node_perturbation(...).accumulate`` (or of
+      its ``accumulate_trial``).
 
     Example:
       >>> node_perturbation_eligibility(jnp.zeros((1, 2)), jnp.ones(1), jnp.asarray([0.5, -1.0])).tolist()
       [[0.5, -1.0]]
     """
-    return eligibility + jnp.outer(pre, xi)
+    pre = jnp.asarray(pre)
+    if pre.ndim == 1:
+        return eligibility + jnp.outer(pre, xi)
+    return eligibility + jnp.einsum("tj,ti->ji", pre, xi)
 
 
 def supralinear_eligibility(
@@ -787,8 +837,9 @@ def supralinear_eligibility_trial(
         E += sum_t pre_t^3 (x_t - x_bar_{t-1})^3 (as an outer product per t)
 
     the same sums as ``T`` steps of :func:`supralinear_eligibility`, by one contraction over
-    time (the cube of a product is the product of cubes); ``x_bar`` by a scan of
-    :func:`ema`. One sample of ``supralinear_node_perturbation(...).accumulate_trial``.
+    time (the cube of a product is the product of cubes: the trial form of
+    :func:`node_perturbation_eligibility` fed the cubes); ``x_bar`` by a scan of :func:`ema`.
+    One sample of ``supralinear_node_perturbation(...).accumulate_trial``.
 
     Args:
       eligibility: ``E`` before the trial, ``(n_in, n_out)``.
@@ -811,7 +862,7 @@ def supralinear_eligibility_trial(
         return ema(x_bar_tm1, x_t, alpha_x), x_t - x_bar_tm1
 
     x_bar, deviation = jax.lax.scan(running_mean, jnp.asarray(x_bar), jnp.asarray(x_seq))
-    eligibility = eligibility + jnp.einsum("tj,ti->ji", jnp.asarray(pre_seq) ** 3, deviation**3)
+    eligibility = node_perturbation_eligibility(eligibility, jnp.asarray(pre_seq) ** 3, deviation**3)
     return SupralinearEligibility(eligibility=eligibility, x_bar=x_bar)
 
 
@@ -851,14 +902,29 @@ def node_perturbation_update(
       >>> float(node_perturbation_update(jnp.ones((1, 1)), 1.0, 0.25, 2.0, signal="error")[0, 0])
       -1.5
     """
-    if signal not in ("reward", "error"):
-        raise ValueError(f"signal: expected 'reward' (higher is better) or 'error', got {signal!r}")
-    sign = 1.0 if signal == "reward" else -1.0
+    sign = 1.0 if check_signal(signal) == "reward" else -1.0
     advantage = jnp.subtract(performance, baseline)
     return sign * eta * (advantage * jnp.asarray(eligibility))
 
 
+def check_signal(signal: str) -> str:
+    """``signal`` if it is ``"reward"`` or ``"error"`` (what :func:`node_perturbation_update`
+    accepts; the rules check it when built).
+
+    Raises:
+      ValueError: any other value, named.
+    """
+    if signal not in ("reward", "error"):
+        raise ValueError(f"signal: expected 'reward' (higher is better) or 'error', got {signal!r}")
+    return signal
+
+
 # ---------------------------------------------------------------------------------- helpers
+def _is_concrete(value) -> bool:
+    """True for a Python or NumPy real number: known while tracing, so it may pick a branch."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _sum_to_shape(x: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     """Sum ``x`` down to ``shape`` (which broadcasts to ``x``'s shape): over the leading
     axes ``shape`` lacks and over the axes where ``shape`` is 1."""

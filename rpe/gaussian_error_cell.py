@@ -25,8 +25,9 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
+from rpe import functional
 from rpe.cell import Compartment
-from rpe.error_cell import ErrorCell, sum_to_shape
+from rpe.error_cell import ErrorCell
 from rpe.validation import check_real
 
 __all__ = ["GaussianErrorCell", "GaussianErrorParams"]
@@ -98,16 +99,10 @@ class GaussianErrorCell(ErrorCell):
 
         The variance is the state's ``Sigma``; ``params.sigma`` is where ``Sigma`` starts,
         read by :meth:`init_state` (``step`` has no other numeric hyperparameter).
+        :func:`rpe.functional.gaussian_error` on the batch: ``L`` sums over it, ``dSigma``
+        sums to ``Sigma``'s shape.
         """
-        e = state.target - state.mu
-        sigma = state.Sigma
-        gate = state.modulator * state.mask
-        dmu = gate * e / sigma
-        d_sigma = gate * 0.5 * (e * e / (sigma * sigma) - 1.0 / sigma)
+        out = functional.gaussian_error(state.mu, state.target, state.Sigma, state.modulator, state.mask)
         return state._replace(
-            L=-0.5 * jnp.sum(state.mask * e * e / sigma),
-            dmu=dmu,
-            dtarget=-dmu,
-            dSigma=sum_to_shape(d_sigma, sigma.shape),
-            mask=jnp.ones_like(state.mask),
+            L=out.L, dmu=out.dmu, dtarget=out.dtarget, dSigma=out.dsigma, mask=jnp.ones_like(state.mask)
         )

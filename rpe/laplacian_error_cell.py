@@ -25,8 +25,9 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
+from rpe import functional
 from rpe.cell import Compartment
-from rpe.error_cell import ErrorCell, sum_to_shape
+from rpe.error_cell import ErrorCell
 from rpe.validation import check_real
 
 __all__ = ["LaplacianErrorCell", "LaplacianErrorParams"]
@@ -98,17 +99,10 @@ class LaplacianErrorCell(ErrorCell):
 
         The scale is the state's ``Scale``; ``params.scale`` is where ``Scale`` starts,
         read by :meth:`init_state` (``step`` has no other numeric hyperparameter).
+        :func:`rpe.functional.laplacian_error` on the batch: ``L`` sums over it, ``dScale``
+        sums to ``Scale``'s shape.
         """
-        e = state.target - state.shift
-        scale = state.Scale
-        gate = state.modulator * state.mask
-        abs_e = jnp.abs(e)
-        dshift = gate * jnp.sign(e) / scale
-        d_scale = gate * (abs_e / (scale * scale) - 1.0 / scale)
+        out = functional.laplacian_error(state.shift, state.target, state.Scale, state.modulator, state.mask)
         return state._replace(
-            L=-jnp.sum(state.mask * abs_e / scale),
-            dshift=dshift,
-            dtarget=-dshift,
-            dScale=sum_to_shape(d_scale, scale.shape),
-            mask=jnp.ones_like(state.mask),
+            L=out.L, dshift=out.dshift, dtarget=out.dtarget, dScale=out.dscale, mask=jnp.ones_like(state.mask)
         )

@@ -19,7 +19,7 @@ fixes listed in ``shared/reference/cells.md``.
 Example:
   >>> cell = LeakyNoiseCell("x", n_units=3, tau_x=10.0, sigma_pre=0.0)
   >>> cell.j_input.set(jnp.ones((1, 3))); cell.advance_state(dt=1.0)
-  >>> float(cell.x.get()[0, 0])  # dt/tau_x * j_input
+  >>> round(float(cell.x.get()[0, 0]), 6)  # dt/tau_x * j_input
   0.1
 """
 
@@ -31,7 +31,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rpe import noise
+from rpe import functional, noise
 from rpe.activations import get_activation
 from rpe.cell import Cell, Compartment
 from rpe.integrators import get_integrator
@@ -126,23 +126,32 @@ class LeakyNoiseCell(Cell):
         return self.State(j_input=zeros, j_recurrent=zeros, x=zeros, r=zeros, r_prime=zeros)
 
     def step(self, state, dt=1.0, key=None, params=None):
-        """One Euler-Maruyama step of ``dt`` ms; ``key`` is required (a JAX PRNG key)."""
+        """One Euler-Maruyama step of ``dt`` ms; ``key`` is required (a JAX PRNG key).
+
+        :func:`rpe.functional.leaky_noise_step` on the rows (elementwise), with the noise
+        drawn here: no draw for a concrete zero ``sigma``.
+        """
         if key is None:
             raise TypeError("key: LeakyNoiseCell.step needs a PRNG key for its noise")
         p = self._params(params)
-        drive = state.j_input + state.j_recurrent
-
-        def dx_dt(x):
-            return (drive - p.leak_scale * x) / p.tau_x
-
         key_pre, key_post = jax.random.split(key)
-        x = self._integrate(dx_dt, state.x, dt)
-        if not _is_zero(p.sigma_pre):
-            x = x + jnp.sqrt(2.0 * dt / p.tau_x) * p.sigma_pre * noise.normal(key_pre, x.shape)
-        r = p.output_scale * self._f(x)
-        if not _is_zero(p.sigma_post):
-            r = r + p.sigma_post * noise.normal(key_post, x.shape)
-        return state._replace(x=x, r=r, r_prime=p.output_scale * self._df(x))
+        shape = state.x.shape
+        out = functional.leaky_noise_step(
+            state.x,
+            state.j_input,
+            state.j_recurrent,
+            dt,
+            p.tau_x,
+            None if _is_zero(p.sigma_pre) else noise.normal(key_pre, shape),
+            None if _is_zero(p.sigma_post) else noise.normal(key_post, shape),
+            sigma_pre=p.sigma_pre,
+            sigma_post=p.sigma_post,
+            leak_scale=p.leak_scale,
+            output_scale=p.output_scale,
+            act_fx=(self._f, self._df),
+            integration_type=self._integrate,
+        )
+        return state._replace(x=out.x, r=out.r, r_prime=out.r_prime)
 
 
 def _is_zero(value) -> bool:

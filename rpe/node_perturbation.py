@@ -21,7 +21,10 @@ At the trial's end, with performance ``R`` (per sample or scalar) and its expect
     dW = +eta * reduce_b((R_b - R_bar_b) E_b)        signal="reward" (higher is better)
     dW = -eta * reduce_b((R_b - R_bar_b) E_b)        signal="error"  (lower is better)
 
-and the eligibility is cleared for the next trial. Eligibility ``(B, n_in, n_out)``.
+and the eligibility is cleared for the next trial. Eligibility ``(B, n_in, n_out)``. Each
+sample's term is a kernel of :mod:`rpe.functional` (:func:`~rpe.functional.node_perturbation_eligibility`,
+:func:`~rpe.functional.supralinear_eligibility` and its ``_trial`` form,
+:func:`~rpe.functional.node_perturbation_update`), vmapped over the batch.
 
 ``accumulate_trial(state, pre_seq, x_seq)`` adds a whole trial at once, from sequences
 ``(T, B, n_in)`` and ``(T, B, n_out)``: the same sums as ``T`` calls of ``accumulate``, but
@@ -33,12 +36,14 @@ rule that rests on the cube of a product being the product of cubes::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from rpe import functional
 from rpe.learning_rule import batch_reduce, check_reduce, modulator_by_sample_and_unit
 from rpe.validation import check_positive_int, check_real
 
@@ -52,12 +57,6 @@ class NodePerturbationState(NamedTuple):
     x_bar: jax.Array
 
 
-def _check_signal(signal: str) -> float:
-    if signal not in ("reward", "error"):
-        raise ValueError(f"signal: expected 'reward' (higher is better) or 'error', got {signal!r}")
-    return 1.0 if signal == "reward" else -1.0
-
-
 def _init(batch: int, n_in: int, n_out: int) -> NodePerturbationState:
     batch, n_in, n_out = (
         check_positive_int(n, v) for n, v in (("batch", batch), ("n_in", n_in), ("n_out", n_out))
@@ -67,15 +66,20 @@ def _init(batch: int, n_in: int, n_out: int) -> NodePerturbationState:
     )
 
 
-def _trial_end(eta: float, sign: float, reduce: str):
+def _trial_end(eta: float, signal: str, reduce: str):
+    per_sample = jax.vmap(
+        functools.partial(functional.node_perturbation_update, signal=signal), in_axes=(0, 0, 0, None)
+    )
+
     def update(state, performance, baseline):
         batch, _, n_out = state.eligibility.shape
-        # Each side to (B or 1, n_out or 1) first: (B,) - (B, 1) would broadcast to (B, B).
-        advantage = modulator_by_sample_and_unit(performance, batch, n_out, name="performance") - (
-            modulator_by_sample_and_unit(baseline, batch, n_out, name="baseline")
-        )
-        dw = sign * eta * batch_reduce(advantage[:, None, :] * state.eligibility, reduce)
-        return dw, state._replace(eligibility=jnp.zeros_like(state.eligibility))
+
+        def rows(value, name):  # (B, n_out); each side on its own: (B,) - (B, 1) would be (B, B)
+            by_table = modulator_by_sample_and_unit(value, batch, n_out, name=name)
+            return jnp.broadcast_to(by_table, (batch, n_out))
+
+        dw = per_sample(state.eligibility, rows(performance, "performance"), rows(baseline, "baseline"), eta)
+        return batch_reduce(dw, reduce), state._replace(eligibility=jnp.zeros_like(state.eligibility))
 
     return update
 
@@ -102,17 +106,19 @@ def _check_sequences(pre_seq, x_seq, state) -> None:
 def node_perturbation(eta: float, *, signal: str = "reward", reduce: str = "sum") -> NodePerturbationRule:
     """Fiete & Seung's rule; ``accumulate(state, pre, xi)`` takes the injected noise ``xi``."""
     eta = check_real("eta", eta)
-    sign = _check_signal(signal)
+    signal = functional.check_signal(signal)
     reduce = check_reduce(reduce)
+    step = jax.vmap(functional.node_perturbation_eligibility)
+    trial = jax.vmap(functional.node_perturbation_eligibility, in_axes=(0, 1, 1))
 
     def accumulate(state, pre, xi):
-        return state._replace(eligibility=state.eligibility + pre[:, :, None] * xi[:, None, :])
+        return state._replace(eligibility=step(state.eligibility, pre, xi))
 
     def accumulate_trial(state, pre_seq, xi_seq):
         _check_sequences(pre_seq, xi_seq, state)
-        return state._replace(eligibility=state.eligibility + jnp.einsum("tbj,tbi->bji", pre_seq, xi_seq))
+        return state._replace(eligibility=trial(state.eligibility, pre_seq, xi_seq))
 
-    return NodePerturbationRule(_init, accumulate, _trial_end(eta, sign, reduce), accumulate_trial)
+    return NodePerturbationRule(_init, accumulate, _trial_end(eta, signal, reduce), accumulate_trial)
 
 
 def supralinear_node_perturbation(
@@ -123,27 +129,18 @@ def supralinear_node_perturbation(
     (a traced value, to vmap over it)."""
     eta = check_real("eta", eta)
     default_alpha_x = check_real("alpha_x", alpha_x, low=0.0, high=1.0, low_open=True)
-    sign = _check_signal(signal)
+    signal = functional.check_signal(signal)
     reduce = check_reduce(reduce)
+    step = jax.vmap(functional.supralinear_eligibility, in_axes=(0, 0, 0, 0, None))
+    trial = jax.vmap(functional.supralinear_eligibility_trial, in_axes=(0, 0, 1, 1, None))
 
     def accumulate(state, pre, x, alpha_x=None):
         alpha_x = default_alpha_x if alpha_x is None else alpha_x
-        deviation = x - state.x_bar
-        contribution = pre[:, :, None] * deviation[:, None, :]
-        return NodePerturbationState(
-            eligibility=state.eligibility + contribution**3,
-            x_bar=(1.0 - alpha_x) * state.x_bar + alpha_x * x,
-        )
+        return NodePerturbationState(*step(state.eligibility, state.x_bar, pre, x, alpha_x))
 
     def accumulate_trial(state, pre_seq, x_seq, alpha_x=None):
         _check_sequences(pre_seq, x_seq, state)
         alpha_x = default_alpha_x if alpha_x is None else alpha_x
+        return NodePerturbationState(*trial(state.eligibility, state.x_bar, pre_seq, x_seq, alpha_x))
 
-        def running_mean(x_bar, x):
-            return (1.0 - alpha_x) * x_bar + alpha_x * x, x - x_bar
-
-        x_bar, deviation = jax.lax.scan(running_mean, state.x_bar, x_seq)
-        eligibility = state.eligibility + jnp.einsum("tbj,tbi->bji", pre_seq**3, deviation**3)
-        return NodePerturbationState(eligibility, x_bar)
-
-    return NodePerturbationRule(_init, accumulate, _trial_end(eta, sign, reduce), accumulate_trial)
+    return NodePerturbationRule(_init, accumulate, _trial_end(eta, signal, reduce), accumulate_trial)

@@ -16,7 +16,7 @@ Inputs are never written by the cell. Compartments ``j``, ``j_td``, ``z``, ``zF`
 Example:
   >>> cell = RateCell("z", n_units=2, tau_m=10.0, prior=("gaussian", 1.0))
   >>> cell.j.set(jnp.ones((1, 2))); cell.advance_state(dt=1.0)
-  >>> float(cell.z.get()[0, 0])  # z + dt/tau_m * (-z + j) = 0.1
+  >>> round(float(cell.z.get()[0, 0]), 6)  # z + dt/tau_m * (-z + j) = 0.1
   0.1
 """
 
@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
+from rpe import functional
 from rpe.activations import get_activation
 from rpe.cell import Cell, Compartment
 from rpe.integrators import get_integrator
@@ -129,17 +130,22 @@ class RateCell(Cell):
         return self.State(j=zeros, j_td=zeros, z=zeros, zF=zeros)
 
     def step(self, state, dt=1.0, key=None, params=None):
-        """One integration step of ``dt`` ms."""
+        """One integration step of ``dt`` ms: :func:`rpe.functional.rate_cell_step` on the
+        rows (elementwise), with the functions chosen when the cell was built."""
         p = self._params(params)
-        if self.stateless:
-            z = state.j + state.j_td
-        else:
-            drive = state.j * self._df(state.z) * p.resist_scale + state.j_td
-
-            def dz_ds(z):  # in units of tau_m: dz/dt = dz/ds / tau_m
-                return drive - p.gamma * self._phi(z)
-
-            # An integrator step of dt ms is a step of dt / tau_m in s = t / tau_m (the same
-            # scheme, one multiply less per stage and element).
-            z = self._threshold(self._integrate(dz_ds, state.z, dt / p.tau_m), p.threshold_lambda)
-        return state._replace(z=z, zF=p.output_scale * self._f(z))
+        out = functional.rate_cell_step(
+            state.z,
+            state.j,
+            state.j_td,
+            dt,
+            p.tau_m,
+            gamma=p.gamma,
+            prior=self._phi,
+            act_fx=(self._f, self._df),
+            output_scale=p.output_scale,
+            threshold=self._threshold,
+            threshold_lambda=p.threshold_lambda,
+            integration_type=self._integrate,
+            resist_scale=p.resist_scale,
+        )
+        return state._replace(z=out.z, zF=out.zF)

@@ -30,6 +30,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rpe import functional
 from rpe.cell import Cell, Compartment
 from rpe.validation import check_real
 
@@ -106,15 +107,16 @@ class RewardErrorCell(Cell):
         )
 
     def step(self, state, dt=1.0, key=None, params=None):
-        """One reward step (``dt`` is unused: the cell counts steps, not time)."""
-        p = self._params(params)
-        mu = state.mu
-        if self.use_online_predictor:
-            mu = (1.0 - p.alpha) * mu + p.alpha * state.reward
+        """One reward step (``dt`` is unused: the cell counts steps, not time).
+
+        :func:`rpe.functional.reward_prediction_error` on the rows; its new ``mu`` is kept
+        only in online mode.
+        """
+        out = functional.reward_prediction_error(state.reward, state.mu, self._params(params).alpha)
         return state._replace(
             accum_reward=state.accum_reward + state.reward,
-            rpe=state.reward - state.mu,
-            mu=mu,
+            rpe=out.rpe,
+            mu=out.mu if self.use_online_predictor else state.mu,
             n_ep_steps=state.n_ep_steps + 1.0,
         )
 
@@ -127,18 +129,15 @@ class RewardErrorCell(Cell):
           done: optional ``(batch_size,)`` or ``(batch_size, 1)`` mask of the rows whose
             episode ended (vector environments); all rows when None.
           params: optional :class:`RewardErrorParams` overriding ``self.params``.
+
+        :func:`rpe.functional.end_episode` on the rows.
         """
-        p = self._params(params)
         n = state.n_ep_steps
-        ended = jnp.ones_like(n, dtype=bool) if done is None else _rows(done, n.shape)
-        mean_reward = state.accum_reward / jnp.where(n > 0, n, 1.0)
-        w = 1.0 / p.ema_window_len
-        mu = jnp.where(ended & (n > 0), (1.0 - w) * state.mu + w * mean_reward, state.mu)
-        return state._replace(
-            mu=mu,
-            accum_reward=jnp.where(ended, 0.0, state.accum_reward),
-            n_ep_steps=jnp.where(ended, 0.0, n),
+        ended = True if done is None else _rows(done, n.shape)
+        out = functional.end_episode(
+            state.mu, state.accum_reward, n, self._params(params).ema_window_len, ended
         )
+        return state._replace(mu=out.mu, accum_reward=out.accum_reward, n_ep_steps=out.n_ep_steps)
 
     def evolve(self, dt=1.0) -> None:
         """End the current episode of every row (runs the jitted :meth:`end_episode`)."""

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
+from rpe import functional
 from rpe.cell import Compartment
 from rpe.error_cell import ErrorCell
 from rpe.validation import check_real
@@ -90,12 +91,12 @@ class TDErrorCell(ErrorCell):
         )
 
     def step(self, state, dt=1.0, key=None, params=None):
-        """Compute the TD error; the mask is consumed (``dt`` unused)."""
-        p = self._params(params)
-        delta = state.reward + p.gamma * (1.0 - state.done) * state.next_value - state.value
-        return state._replace(
-            delta=delta,
-            L=-0.5 * jnp.sum(state.mask * delta * delta),
-            dvalue=state.modulator * state.mask * delta,
-            mask=jnp.ones_like(state.mask),
+        """Compute the TD error; the mask is consumed (``dt`` unused).
+
+        :func:`rpe.functional.td_error` on the batch, with ``discount = gamma (1 - done)``.
+        """
+        discount = self._params(params).gamma * (1.0 - state.done)
+        out = functional.td_error(
+            state.reward, discount, state.value, state.next_value, state.modulator, state.mask
         )
+        return state._replace(delta=out.delta, L=out.L, dvalue=out.dvalue, mask=jnp.ones_like(state.mask))

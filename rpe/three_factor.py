@@ -9,7 +9,11 @@ For pre ``(B, n_in)``, post ``(B, n_out)`` and modulator ``m`` (shapes in
     dW  = eta * reduce_b(m_b * E_b) - eta * weight_decay * W
 
 ``m_b`` multiplies each sample's term (per sample) and/or each postsynaptic column (per
-unit) before the batch is reduced (``"sum"`` or ``"mean"``). The trace is kept per sample,
+unit) before the batch is reduced (``"sum"`` or ``"mean"``). With a trace, the per-sample
+kernels :func:`rpe.functional.eligibility_trace` and
+:func:`rpe.functional.three_factor_update` are vmapped over the batch; without one,
+``sum_b m_b H_b = pre^T (m post)`` is the batch form of
+:func:`rpe.functional.hebbian_update` (one matrix product). The trace is kept per sample,
 ``(B, n_in, n_out)``, so each environment of a batch keeps its own eligibility. Weight
 decay is applied only when ``weight_decay > 0`` (it then needs ``weights``); bounds, only by
 :func:`rpe.learning_rule.apply_update` when given. After Gerstner et al. (2018),
@@ -30,6 +34,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rpe import functional
 from rpe.learning_rule import LearningRule, batch_reduce, check_reduce, modulator_by_sample_and_unit
 from rpe.validation import check_positive_int, check_real
 
@@ -77,23 +82,25 @@ def three_factor(
         if pre.shape[0] != batch:
             raise ValueError(f"pre, post: batch sizes differ, {tuple(pre.shape)} and {tuple(post.shape)}")
         m = modulator_by_sample_and_unit(modulator, batch, n_out)
-        if tau_e is None:
-            gated = pre.T @ (m * post)
-            dw = gated / batch if reduce == "mean" else gated
-        else:
-            if state.trace.shape != (batch, pre.shape[1], n_out):
-                raise ValueError(
-                    f"state: trace of shape {tuple(state.trace.shape)} does not fit pre {tuple(pre.shape)} "
-                    f"and post {tuple(post.shape)}; build it with init(batch, n_in, n_out)"
-                )
-            hebb = pre[:, :, None] * post[:, None, :]
-            state = ThreeFactorState(jnp.exp(-dt / tau_e) * state.trace + hebb)
-            dw = batch_reduce(m[:, None, :] * state.trace, reduce)
-        dw = eta * dw
+        if tau_e is None:  # sum_b m_b E_b = pre^T (m post): one matrix product
+            dw = functional.hebbian_update(pre, m * post, eta)
+            return _decay(dw / batch if reduce == "mean" else dw, weights), state
+        if state.trace.shape != (batch, pre.shape[1], n_out):
+            raise ValueError(
+                f"state: trace of shape {tuple(state.trace.shape)} does not fit pre {tuple(pre.shape)} "
+                f"and post {tuple(post.shape)}; build it with init(batch, n_in, n_out)"
+            )
+        trace = jax.vmap(functional.eligibility_trace, in_axes=(0, 0, 0, None, None))
+        state = ThreeFactorState(trace(state.trace, pre, post, dt, tau_e))
+        m = jnp.broadcast_to(m, (batch, n_out))  # a row per sample, to vmap over
+        per_sample = jax.vmap(functional.three_factor_update, in_axes=(0, 0, None))(state.trace, m, eta)
+        return _decay(batch_reduce(per_sample, reduce), weights), state
+
+    def _decay(dw, weights):
         if weight_decay > 0.0:
             if weights is None:
                 raise ValueError("weights: weight_decay > 0 needs the current weights")
             dw = dw - eta * weight_decay * weights
-        return dw, state
+        return dw
 
     return LearningRule(init, update)

@@ -1,6 +1,8 @@
-"""The per-example kernels of ``rpe.functional``: numbers worked by hand and closed forms,
-``jax.vmap(kernel)`` against each cell's ``step`` and each rule's ``update``, and every kernel
-under ``jax.jit`` with a traced hyperparameter."""
+"""The per-example kernels of ``rpe.functional``: numbers worked by hand, closed forms and
+finite differences, for one example and for a batch as the cells call them, and every kernel
+under ``jax.jit`` with a traced hyperparameter. (The cells and rules call these kernels; their
+own tests, ``test_*_cell.py``, ``test_error_cells.py`` and ``test_plasticity.py``, check them
+against independent numbers too.)"""
 
 import functools
 import math
@@ -10,24 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rpe import (
-    BernoulliErrorCell,
-    CategoricalErrorCell,
-    GaussianErrorCell,
-    LaplacianErrorCell,
-    LeakyNoiseCell,
-    RateCell,
-    RewardErrorCell,
-    TDErrorCell,
-    functional,
-    hebbian,
-    node_perturbation,
-    noise,
-    supralinear_node_perturbation,
-    three_factor,
-)
+from rpe import functional
 
-B, N = 4, 3
+B, N, N_IN = 4, 3, 3
 TOL = {"rtol": 1e-5, "atol": 1e-6}
 
 
@@ -297,6 +284,13 @@ def test_rule_kernels_by_hand():
         jit(functional.node_perturbation_update, e, 1.0, 0.25, 2.0, signal="loss")
 
 
+def test_batch_and_trial_forms_of_the_rule_kernels_by_hand():
+    pre, post = f32([[1.0, 2.0], [3.0, 0.0]]), f32([[1.0], [-1.0]])  # two samples (or steps)
+    close(jit(functional.hebbian_update, pre, post, eta=0.5), [[0.5 * (1 - 3)], [0.5 * (2 + 0)]])
+    e = np.ones((2, 1), np.float32)
+    close(jit(functional.node_perturbation_eligibility, e, pre, post), [[1 + 1 - 3], [1 + 2 + 0]])
+
+
 def test_supralinear_trial_equals_its_steps():
     e, x_bar = rand(0, (3, 2)), rand(1, 2)
     pre_seq, x_seq = rand(2, (5, 3)), rand(3, (5, 2))
@@ -311,224 +305,195 @@ def test_supralinear_trial_equals_its_steps():
     )
 
 
-# ------------------------------------------------------------ vmap(kernel) == the cells' step
-def cell_step(cell, dt=1.0, key=None, **inputs):
-    """One jitted step of ``cell`` from rest with ``inputs`` set, for a batch of ``B``."""
-    return jax.jit(lambda state: cell.step(state, dt, key))(cell.set(cell.init_state(B), **inputs))
+# ------------------------------------------- a batch, as the cells call them: closed forms
+# The cells call the elementwise kernels on their (batch_size, n_units) compartments; these
+# check that call against numbers computed here in float64 NumPy.
+ORDER = {"euler": 1, "rk1": 1, "midpoint": 2, "rk2": 2, "heun": 2, "ralston": 2, "rk4": 4}
 
 
-@pytest.mark.parametrize("online", [True, False])
-def test_reward_prediction_error_is_the_cell_step(online):
-    cell = RewardErrorCell("rw", n_units=N, alpha=0.3, use_online_predictor=online)
-    reward, mu = rand(0, (B, N)), rand(1, (B, N))
-    state = cell_step(cell, reward=reward, mu=mu)
-    out = batched(functional.reward_prediction_error, in_axes=(0, 0, None))(
-        reward, mu, 0.3 if online else 0.0
-    )
-    close(out, (state.rpe, state.mu))
+def taylor_exp(x, order):
+    """1 + x + ... + x^order / order!: one step of an explicit Runge-Kutta scheme of that
+    order (and as many stages) on the linear ODE dz/ds = -z."""
+    return sum(x**k / math.factorial(k) for k in range(order + 1))
 
 
-def test_end_episode_is_the_cell_end_episode():
-    cell = RewardErrorCell("rw", n_units=N, alpha=0.3, ema_window_len=5.0)
-    mu, accum = rand(0, (B, N)), rand(1, (B, N))
-    steps = f32([[3.0], [0.0], [7.0], [2.0]])
-    done = f32([True, True, False, True])
-    state = cell.set(cell.init_state(B), mu=mu, accum_reward=accum, n_ep_steps=steps)
-    expected = jit(cell.end_episode, state, done=done)
-    out = batched(functional.end_episode, in_axes=(0, 0, 0, None, 0))(mu, accum, steps[:, 0], 5.0, done)
-    close(out, (expected.mu, expected.accum_reward, expected.n_ep_steps[:, 0]))
+def f64(*arrays):
+    return [np.asarray(a, np.float64) for a in arrays]
 
 
-RATE_CONFIGS = [
-    {"tau_m": 5.0, "prior": ("gaussian", 0.5), "act_fx": "tanh"},
-    {"tau_m": 8.0, "prior": ("laplacian", 0.3), "act_fx": "sigmoid", "integration_type": "rk4",
-     "threshold": ("soft_threshold", 0.1), "resist_scale": 2.0},
-    {"tau_m": 3.0, "prior": ("cauchy", 1.0), "act_fx": "relu", "integration_type": "heun",
-     "threshold": ("cauchy_threshold", 0.05), "output_scale": 0.5},
-    {"tau_m": 6.0, "prior": ("exp", 0.7), "act_fx": "sine", "integration_type": "ralston", "omega_0": 3.0},
-    {"tau_m": 4.0, "act_fx": "gelu", "integration_type": "midpoint"},
-    {"tau_m": 0.0, "act_fx": "elu", "threshold": ("soft_threshold", 0.5)},
-]  # fmt: skip
-
-
-@pytest.mark.parametrize("config", RATE_CONFIGS, ids=lambda c: f"{c['act_fx']}-{c['tau_m']}")
-def test_rate_cell_step_is_the_cell_step(config):
-    cell = RateCell("z", n_units=N, **config)
+@pytest.mark.parametrize("integration_type", sorted(ORDER))
+def test_rate_and_leaky_steps_are_each_integrator_on_their_linear_ode(integration_type):
+    """tau dz/dt = a (z_inf - z) with a constant: one step is z_inf + (z - z_inf) P(-a dt / tau),
+    P the Taylor polynomial of exp to the integrator's order."""
+    order, dt = ORDER[integration_type], 1.5
     z, j, j_td = rand(0, (B, N)), rand(1, (B, N)), rand(2, (B, N))
-    state = cell_step(cell, dt=0.7, z=z, j=j, j_td=j_td)
-    prior, gamma = config.get("prior", ("gaussian", 0.0))
-    threshold, lam = config.get("threshold", ("none", 0.0))
-    out = batched(
-        lambda z, j, j_td: functional.rate_cell_step(
-            z,
-            j,
-            j_td,
-            0.7,
-            config["tau_m"],
-            gamma=gamma,
-            prior=prior,
-            act_fx=config["act_fx"],
-            output_scale=config.get("output_scale", 1.0),
-            threshold=threshold,
-            threshold_lambda=lam,
-            integration_type=config.get("integration_type", "euler"),
-            resist_scale=config.get("resist_scale", 1.0),
-            omega_0=config.get("omega_0", 30.0),
-        )
-    )(z, j, j_td)
-    close(out, (state.z, state.zF))
-
-
-@pytest.mark.parametrize("sigmas", [(0.2, 0.1), (0.0, 0.0)])
-def test_leaky_noise_step_is_the_cell_step(sigmas):
-    sigma_pre, sigma_post = sigmas
-    cell = LeakyNoiseCell(
-        "x", n_units=N, tau_x=10.0, act_fx="tanh", output_scale=1.5, integration_type="midpoint",
-        sigma_pre=sigma_pre, sigma_post=sigma_post, leak_scale=0.8,
+    # RateCell, gaussian prior, identity: tau dz/dt = -gamma z + resist j + j_td.
+    gamma, tau_m, resist, scale = 0.8, 6.0, 2.0, 0.5
+    out = jit(
+        functional.rate_cell_step, z, j, j_td, dt, tau_m=tau_m, gamma=gamma, resist_scale=resist,
+        output_scale=scale, integration_type=integration_type,
     )  # fmt: skip
-    x, j_input, j_recurrent = rand(0, (B, N)), rand(1, (B, N)), rand(2, (B, N))
-    key = jax.random.key(5)
-    state = cell_step(cell, dt=2.0, key=key, x=x, j_input=j_input, j_recurrent=j_recurrent)
-    key_pre, key_post = jax.random.split(key)  # the cell's draws, made here
-    draw = jax.jit(lambda k: noise.normal(k, (B, N)))
-    eps_pre, eps_post = draw(key_pre), draw(key_post)
-    out = batched(
-        lambda *a: functional.leaky_noise_step(
-            *a, sigma_pre=sigma_pre, sigma_post=sigma_post, leak_scale=0.8, output_scale=1.5,
-            act_fx="tanh", integration_type="midpoint",
-        ),
-        in_axes=(0, 0, 0, None, None, 0, 0),
-    )(x, j_input, j_recurrent, 2.0, 10.0, eps_pre, eps_post)  # fmt: skip
-    close(out, (state.x, state.r, state.r_prime))
+    z0, j0, j_td0 = f64(z, j, j_td)
+    z_inf = (resist * j0 + j_td0) / gamma
+    z1 = z_inf + (z0 - z_inf) * taylor_exp(-gamma * dt / tau_m, order)
+    close(out, (z1, scale * z1))
+    # LeakyNoiseCell, tanh: tau dx/dt = -leak x + j_input + j_recurrent, then the noise.
+    leak, tau_x, sigma_pre, sigma_post = 0.7, 5.0, 0.3, 0.2
+    eps_pre, eps_post = rand(3, (B, N)), rand(4, (B, N))
+    out = jit(
+        functional.leaky_noise_step, z, j, j_td, dt, tau_x, eps_pre, eps_post, sigma_pre=sigma_pre,
+        sigma_post=sigma_post, leak_scale=leak, output_scale=scale, act_fx="tanh",
+        integration_type=integration_type,
+    )  # fmt: skip
+    x_inf = (j0 + j_td0) / leak
+    x1 = x_inf + (z0 - x_inf) * taylor_exp(-leak * dt / tau_x, order)
+    x1 = x1 + math.sqrt(2 * dt / tau_x) * sigma_pre * np.float64(eps_pre)
+    r = scale * np.tanh(x1) + sigma_post * np.float64(eps_post)
+    close(out, (x1, r, scale * (1 - np.tanh(x1) ** 2)))
+
+
+def soft_threshold(z, lam):
+    return np.maximum(z - lam, 0.0) - np.maximum(-z - lam, 0.0)
+
+
+def cauchy_threshold(z, lam):
+    s = np.sqrt(np.maximum(z * z - lam, 0.0))
+    return np.where(z >= lam, 0.5 * (z + s), 0.0) + np.where(z <= -lam, 0.5 * (z - s), 0.0)
+
+
+PRIOR_PHI = {
+    "gaussian": lambda z: z,
+    "laplacian": np.sign,
+    "cauchy": lambda z: 2 * z / (1 + z * z),
+    "exp": lambda z: 2 * z * np.exp(-z * z),
+}
+THRESHOLD_CASES = {
+    "gaussian": ("none", 0.0, lambda z, lam: z),
+    "laplacian": ("soft_threshold", 0.1, soft_threshold),
+    "cauchy": ("cauchy_threshold", 0.05, cauchy_threshold),
+    "exp": ("soft_threshold", 0.3, soft_threshold),
+}
+
+
+@pytest.mark.parametrize("prior", sorted(PRIOR_PHI))
+def test_rate_cell_step_with_each_prior_and_threshold_by_hand(prior):
+    """One Euler step of tau dz/dt = -gamma phi(z) + j f'(z) resist + j_td, the threshold, then
+    zF = scale f(z), with f the sigmoid; phi and the thresholds from their tables."""
+    threshold, lam, shrink = THRESHOLD_CASES[prior]
+    z, j, j_td = rand(0, (B, N)), rand(1, (B, N)), rand(2, (B, N))
+    gamma, tau_m, dt, resist, scale = 0.6, 4.0, 0.5, 1.5, 2.0
+    out = jit(
+        functional.rate_cell_step, z, j, j_td, dt, tau_m=tau_m, gamma=gamma, prior=prior, act_fx="sigmoid",
+        output_scale=scale, threshold=threshold, threshold_lambda=lam, resist_scale=resist,
+    )  # fmt: skip
+    z0, j0, j_td0 = f64(z, j, j_td)
+    s0 = 1 / (1 + np.exp(-z0))
+    z1 = shrink(z0 + dt / tau_m * (-gamma * PRIOR_PHI[prior](z0) + j0 * s0 * (1 - s0) * resist + j_td0), lam)
+    close(out, (z1, scale / (1 + np.exp(-z1))), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("tau_m", [-1.0, 0.0, 5.0])
+def test_rate_cell_step_takes_the_same_branch_for_a_concrete_and_a_traced_tau_m(tau_m):
+    """A concrete tau_m (a keyword here, as a cell's float) picks the branch while tracing; a
+    traced one computes both."""
+    z, j, j_td = rand(0, N), rand(1, N), rand(2, N)
+    kwargs = {"gamma": 0.5, "act_fx": "tanh", "threshold": "soft_threshold", "threshold_lambda": 0.1}
+    concrete = jit(functional.rate_cell_step, z, j, j_td, 1.0, tau_m=tau_m, **kwargs)
+    traced = jax.jit(lambda t: functional.rate_cell_step(z, j, j_td, 1.0, t, **kwargs))(np.float32(tau_m))
+    close(concrete, traced)
+    if tau_m <= 0.0:  # stateless: z = j + j_td, no threshold
+        close(concrete.z, j + j_td)
+
+
+def test_leaky_noise_step_without_draws_is_a_zero_draw():
+    x, j_input, j_recurrent = rand(0, N), rand(1, N), rand(2, N)
+    kwargs = {"sigma_pre": 0.5, "sigma_post": 0.5, "act_fx": "tanh"}
+    none = jit(functional.leaky_noise_step, x, j_input, j_recurrent, 1.0, 4.0, None, None, **kwargs)
+    zeros = np.zeros(N, np.float32)
+    close(none, jit(functional.leaky_noise_step, x, j_input, j_recurrent, 1.0, 4.0, zeros, zeros, **kwargs))
+    close(none.x, x + (j_input + j_recurrent - x) / 4.0)
+
+
+def test_reward_kernels_on_a_batch_by_hand():
+    """RewardErrorCell's call: rows of rewards, ``n_ep_steps`` and ``done`` as (batch, 1)."""
+    out = jit(
+        functional.reward_prediction_error, f32([[1.0, 0.0], [2.0, -2.0]]), f32([[0.5, 0.5], [0.0, 1.0]]), 0.5
+    )
+    close(out, ([[0.5, -0.5], [2.0, -3.0]], [[0.75, 0.25], [1.0, -0.5]]))
+    mu, accum = f32([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]), f32([[4.0, 0.0], [4.0, 0.0], [4.0, 0.0]])
+    steps, done = f32([[2.0], [0.0], [2.0]]), np.asarray([[True], [True], [False]])
+    out = jit(functional.end_episode, mu, accum, steps, 2.0, done)  # W = 2: mu <- (mu + mean reward) / 2
+    close(
+        out,
+        ([[1.5, 1.0], [1.0, 2.0], [1.0, 2.0]], [[0.0, 0.0], [0.0, 0.0], [4.0, 0.0]], [[0.0], [0.0], [2.0]]),
+    )
+
+
+def weighted_log_likelihood(log_likelihood, gate):
+    """``sum(gate * log_likelihood(x))``: its derivative is the gated ``d*`` summed over entries."""
+    return lambda x: np.sum(gate * log_likelihood(x))
 
 
 @pytest.mark.parametrize("per_unit", [False, True])
-def test_gaussian_error_is_the_cell_step(per_unit):
-    cell = GaussianErrorCell("e", n_units=N)
-    sigma = rand(2, (1, N), 0.5, 2.0) if per_unit else np.full((1, 1), 0.7, np.float32)
-    mu, target, modulator, mask = rand(0, (B, N)), rand(1, (B, N)), rand(3, (B, 1)), binary(4, (B, N))
-    state = cell_step(cell, mu=mu, target=target, Sigma=sigma, modulator=modulator, mask=mask)
-    kernel_sigma = sigma[0] if per_unit else sigma[0, 0]
-    out = batched(functional.gaussian_error, in_axes=(0, 0, None, 0, 0))(
-        mu, target, kernel_sigma, modulator, mask
-    )
-    close(
-        (np.sum(out.L), out.dmu, out.dtarget, np.sum(out.dsigma, axis=0).reshape(sigma.shape)),
-        (state.L, state.dmu, state.dtarget, state.dSigma),
-    )
+def test_gaussian_and_laplacian_on_a_batch_sum_L_and_the_scale_derivative(per_unit):
+    """A batch with a shared (1, 1) or per-unit (1, n_units) scale: ``L`` sums over the batch,
+    ``dsigma`` / ``dscale`` are the gated derivatives summed to the scale's shape."""
+    shape = (1, N) if per_unit else (1, 1)
+    mu, target, scale = rand(0, (B, N)), rand(1, (B, N)), rand(2, shape, 0.5, 2.0)
+    modulator, mask = rand(3, (B, 1)), binary(4, (B, N))
+    m, t, s, g, k = f64(mu, target, scale, modulator, mask)
+    e, gate = t - m, g * k
 
+    out = jit(functional.gaussian_error, mu, target, scale, modulator, mask)
+    np.testing.assert_allclose(out.L, -0.5 * np.sum(k * e * e / s), rtol=1e-5)
+    close((out.dmu, out.dtarget), (gate * e / s, -gate * e / s))
+    assert out.dsigma.shape == shape
+    gaussian = weighted_log_likelihood(lambda x: -0.5 * (e * e / x + np.log(x)), gate)
+    for i in range(s.size):
+        np.testing.assert_allclose(
+            np.ravel(out.dsigma)[i], central_difference(gaussian, s, i), rtol=1e-4, atol=1e-5
+        )
 
-@pytest.mark.parametrize("per_unit", [False, True])
-def test_laplacian_error_is_the_cell_step(per_unit):
-    cell = LaplacianErrorCell("e", n_units=N)
-    scale = rand(2, (1, N), 0.5, 2.0) if per_unit else np.full((1, 1), 1.3, np.float32)
-    shift, target, modulator, mask = rand(0, (B, N)), rand(1, (B, N)), rand(3, (B, N)), binary(4, (B, N))
-    state = cell_step(cell, shift=shift, target=target, Scale=scale, modulator=modulator, mask=mask)
-    kernel_scale = scale[0] if per_unit else scale[0, 0]
-    out = batched(functional.laplacian_error, in_axes=(0, 0, None, 0, 0))(
-        shift, target, kernel_scale, modulator, mask
-    )
-    close(
-        (np.sum(out.L), out.dshift, out.dtarget, np.sum(out.dscale, axis=0).reshape(scale.shape)),
-        (state.L, state.dshift, state.dtarget, state.dScale),
-    )
+    out = jit(functional.laplacian_error, mu, target, scale, modulator, mask)
+    np.testing.assert_allclose(out.L, -np.sum(k * np.abs(e) / s), rtol=1e-5)
+    close((out.dshift, out.dtarget), (gate * np.sign(e) / s, -gate * np.sign(e) / s))
+    assert out.dscale.shape == shape
+    laplace = weighted_log_likelihood(lambda x: -(np.abs(e) / x + np.log(x)), gate)
+    for i in range(s.size):
+        np.testing.assert_allclose(
+            np.ravel(out.dscale)[i], central_difference(laplace, s, i), rtol=1e-4, atol=1e-5
+        )
 
 
 @pytest.mark.parametrize("input_logits", [True, False])
-def test_bernoulli_error_is_the_cell_step(input_logits):
-    cell = BernoulliErrorCell("a", n_units=N, input_logits=input_logits)
-    p = rand(0, (B, N)) if input_logits else rand(0, (B, N), 0.0, 1.0)
+def test_bernoulli_error_on_a_batch(input_logits):
+    p = rand(0, (B, N)) if input_logits else rand(0, (B, N), 0.05, 0.95)
     target, modulator, mask = binary(1, (B, N), 0.5), rand(3, (B, 1)), binary(4, (B, N))
-    state = cell_step(cell, p=p, target=target, modulator=modulator, mask=mask)
-    out = batched(lambda *a: functional.bernoulli_error(*a, input_logits=input_logits))(
-        p, target, modulator, mask
-    )
-    close((np.sum(out.L), out.dp, out.dtarget), (state.L, state.dp, state.dtarget))
+    out = jit(functional.bernoulli_error, p, target, modulator, mask, input_logits=input_logits)
+    p0, t, g, k = f64(p, target, modulator, mask)
+    q = 1 / (1 + np.exp(-p0)) if input_logits else p0
+    np.testing.assert_allclose(out.L, np.sum(k * (t * np.log(q) + (1 - t) * np.log(1 - q))), rtol=1e-5)
+    raw_dp = t - q if input_logits else t / q - (1 - t) / (1 - q)
+    close((out.dp, out.dtarget), (g * k * raw_dp, g * k * np.log(q / (1 - q))), rtol=1e-5, atol=1e-5)
 
 
-def test_categorical_error_is_the_cell_step():
-    cell = CategoricalErrorCell("pi", n_units=N)
-    logits = rand(0, (B, N))
-    target = np.eye(N, dtype=np.float32)[[0, 2, 1, 2]]
+def test_categorical_error_on_a_batch_takes_a_softmax_per_row():
+    logits, target = rand(0, (B, N)), np.eye(N, dtype=np.float32)[[0, 2, 1, 2]]
     modulator, mask = rand(3, (B, 1)), f32([[1.0], [0.0], [1.0], [1.0]])
-    state = cell_step(cell, logits=logits, target=target, modulator=modulator, mask=mask)
-    out = batched(functional.categorical_error)(logits, target, modulator[:, 0], mask[:, 0])
-    close((np.sum(out.L), out.dlogits), (state.L, state.dlogits))
+    out = jit(functional.categorical_error, logits, target, modulator, mask)
+    x, t, g, k = f64(logits, target, modulator, mask)
+    pi = np.exp(x) / np.sum(np.exp(x), axis=1, keepdims=True)
+    np.testing.assert_allclose(out.L, np.sum(k * t * np.log(pi)), rtol=1e-5)
+    close(out.dlogits, g * k * (t - pi))
 
 
-def test_td_error_is_the_cell_step():
-    cell = TDErrorCell("td", n_units=N, gamma=0.9)
-    reward, value, next_value = rand(0, (B, N)), rand(1, (B, N)), rand(2, (B, N))
-    done, modulator, mask = binary(3, (B, 1), 0.3), rand(4, (B, N)), binary(5, (B, N))
-    state = cell_step(
-        cell, reward=reward, value=value, next_value=next_value, done=done, modulator=modulator, mask=mask
-    )
-    out = batched(functional.td_error)(reward, 0.9 * (1.0 - done), value, next_value, modulator, mask)
-    close((out.delta, np.sum(out.L), out.dvalue), (state.delta, state.L, state.dvalue))
-
-
-# ------------------------------------------------------- vmap(kernel) == the rules' update
-N_IN, N_OUT = 3, 2
-
-
-@pytest.mark.parametrize("reduce", ["sum", "mean"])
-def test_hebbian_update_is_the_rule(reduce):
-    pre, post = rand(0, (B, N_IN)), rand(1, (B, N_OUT))
-    rule = hebbian(eta=0.3, reduce=reduce)
-    dw, _ = jit(rule.update, rule.init(), pre, post)
-    per_sample = batched(functional.hebbian_update, in_axes=(0, 0, None))(pre, post, 0.3)
-    close(np.sum(per_sample, 0) if reduce == "sum" else np.mean(per_sample, 0), dw)
-
-
-@pytest.mark.parametrize(
-    "modulator", [rand(5, ()), rand(5, (B,)), rand(5, (B, 1)), rand(5, (1, N_OUT)), rand(5, (B, N_OUT))]
-)
-def test_three_factor_update_is_the_rule(modulator):
-    pre, post = rand(0, (B, N_IN)), rand(1, (B, N_OUT))
-    m = np.broadcast_to(modulator.reshape(B, 1) if modulator.shape == (B,) else modulator, (B, N_OUT))
-    rule = three_factor(eta=0.3)
-    dw, _ = jit(rule.update, rule.init(B, N_IN, N_OUT), pre, post, modulator)
-    hebb = batched(functional.hebbian_update)(pre, post)
-    close(np.sum(batched(functional.three_factor_update, in_axes=(0, 0, None))(hebb, m, 0.3), 0), dw)
-
-    weights = rand(6, (N_IN, N_OUT))
-    traced = three_factor(eta=0.3, tau_e=5.0, weight_decay=0.1)
-    state = traced.init(B, N_IN, N_OUT)._replace(trace=rand(7, (B, N_IN, N_OUT)))
-    dw, new_state = jit(traced.update, state, pre, post, modulator, dt=2.0, weights=weights)
-    trace = batched(functional.eligibility_trace, in_axes=(0, 0, 0, None, None))(
-        state.trace, pre, post, 2.0, 5.0
-    )
-    per_sample = batched(functional.three_factor_update, in_axes=(0, 0, None))(trace, m, 0.3)
-    close((trace, np.sum(per_sample, 0) - 0.3 * 0.1 * weights), (new_state.trace, dw))
-
-
-def test_node_perturbation_kernels_are_the_rules():
-    pre, xi, x = rand(0, (B, N_IN)), rand(1, (B, N_OUT)), rand(2, (B, N_OUT))
-    performance, baseline = rand(3, (B,)), rand(4, (B, 1))
-    rule = node_perturbation(eta=0.2)
-    state = rule.init(B, N_IN, N_OUT)._replace(eligibility=rand(5, (B, N_IN, N_OUT)))
-    accumulated = jit(rule.accumulate, state, pre, xi)
-    e = batched(functional.node_perturbation_eligibility)(state.eligibility, pre, xi)
-    close(e, accumulated.eligibility)
-    dw, _ = jit(rule.update, accumulated, performance, baseline)
-    update = batched(functional.node_perturbation_update, in_axes=(0, 0, 0, None))
-    close(np.sum(update(e, performance, baseline[:, 0], 0.2), 0), dw)
-
-    miconi = supralinear_node_perturbation(eta=0.2, alpha_x=0.1)
-    state = state._replace(x_bar=rand(6, (B, N_OUT)))
-    accumulated = jit(miconi.accumulate, state, pre, x)
-    step = batched(functional.supralinear_eligibility, in_axes=(0, 0, 0, 0, None))
-    out = step(state.eligibility, state.x_bar, pre, x, 0.1)
-    close(out, (accumulated.eligibility, accumulated.x_bar))
-    pre_seq, x_seq = rand(7, (5, B, N_IN)), rand(8, (5, B, N_OUT))
-    trial = jit(miconi.accumulate_trial, state, pre_seq, x_seq)
-    kernel_trial = batched(functional.supralinear_eligibility_trial, in_axes=(0, 0, 1, 1, None))
-    close(kernel_trial(state.eligibility, state.x_bar, pre_seq, x_seq, 0.1), (trial.eligibility, trial.x_bar))
-    dw, _ = jit(miconi.update, accumulated, performance, baseline)
-    per_sample = batched(
-        lambda *a: functional.node_perturbation_update(*a, signal="error"), in_axes=(0, 0, 0, None)
-    )
-    close(np.sum(per_sample(out.eligibility, performance, baseline[:, 0], 0.2), 0), dw)
+def test_td_error_on_a_batch_with_a_mask_and_a_modulator():
+    r, v, v_next = rand(0, (B, N)), rand(1, (B, N)), rand(2, (B, N))
+    discount, modulator, mask = 0.9 * (1 - binary(3, (B, 1), 0.3)), rand(4, (B, N)), binary(5, (B, N))
+    out = jit(functional.td_error, r, discount, v, v_next, modulator, mask)
+    r0, d, v0, v1, g, k = f64(r, discount, v, v_next, modulator, mask)
+    delta = r0 + d * v1 - v0
+    close(out, (delta, -0.5 * np.sum(k * delta * delta), g * k * delta))
 
 
 # ------------------------------------------------- jit with a traced (vmapped) hyperparameter
