@@ -54,6 +54,7 @@ def test_bandit_rejects_bad_arguments(tmp_path):
     assert info.value.code == 2
 
 
+@pytest.mark.slow
 def test_benchmark_cells_prints_its_table(capsys):
     import time
 
@@ -180,6 +181,7 @@ def test_soak_checks_finiteness_and_memory(capsys):
     assert soak.memory_grew([100.0, 101.0, 180.0, 190.0], 20.0) == (True, 100.0, 190.0)
 
 
+@pytest.mark.slow
 def test_benchmark_rows_run_and_report_ratios():
     import statistics
     import time
