@@ -113,7 +113,9 @@ class Agent(NamedTuple):
     ``act(state, carry, obs (E, D), key) -> (action (E, ...), carry)``;
     ``greedy(state, carry, obs) -> (action, carry)``: the most likely action, no exploration;
     ``observe(state, carry, Transition) -> (state, carry)``: after every env step;
-    ``learn(state, carry, Trajectory) -> (state, metrics)``: after every batch of episodes.
+    ``learn(state, carry, Trajectory) -> (state, metrics)``: after every batch of episodes;
+    ``observes``: False when ``observe`` changes nothing (an agent that learns from whole
+    batches only), so the loop need not call it.
     """
 
     name: str
@@ -125,6 +127,7 @@ class Agent(NamedTuple):
     greedy: Callable[[State, Carry, jax.Array], tuple[jax.Array, Carry]]
     observe: Callable[[State, Carry, Transition], tuple[State, Carry]]
     learn: Callable[[State, Carry, Trajectory], tuple[State, dict]]
+    observes: bool = True
 
 
 # ---------------------------------------------------------------------- hyperparameters

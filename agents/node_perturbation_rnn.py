@@ -228,7 +228,7 @@ def node_perturbation_rnn(spec: EnvSpec, config: NodePerturbationConfig | None =
         new_state = state._replace(recurrent=apply_update(state.recurrent, dw), baseline=baseline)
         return new_state, metrics
 
-    return Agent("np-rnn", config, spec, init, begin, act, greedy, observe, learn)
+    return Agent("np-rnn", config, spec, init, begin, act, greedy, observe, learn, observes=False)
 
 
 def trial_accuracy(agent: Agent, state, key: jax.Array, n_trials: int = 512) -> jax.Array:

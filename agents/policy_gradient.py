@@ -139,7 +139,7 @@ def policy_gradient(spec: EnvSpec, config: PolicyGradientConfig | None = None) -
         }
         return PolicyGradientState(weights, stats, baseline, return_var, hp), metrics
 
-    return Agent("pg", config, spec, init, begin, act, greedy, observe, learn)
+    return Agent("pg", config, spec, init, begin, act, greedy, observe, learn, observes=False)
 
 
 def _returns_to_go(rewards: jax.Array, gamma) -> jax.Array:

@@ -79,7 +79,7 @@ def jax_rollout(agent: Agent, state, key: jax.Array, n_episodes: int, *, learn: 
         env_states, ts = jax.vmap(lambda s, a, k: env_step(env, s, a, k, autoreset=False))(
             env_states, spec.bound(action), jax.random.split(key_env, n_episodes)
         )
-        if learn:
+        if learn and agent.observes:
             ends = (ts.terminated.astype(jnp.float32), ts.truncated.astype(jnp.float32))
             transition = Transition(obs, action, ts.reward, ts.final_obs, *ends, alive)
             state, carry = agent.observe(state, carry, transition)
@@ -106,20 +106,29 @@ def _split_action_keys(key_steps: jax.Array, steps: int) -> jax.Array:
 
 
 class PythonLoop:
-    """The agent's functions jitted once, for :func:`python_rollout` over Gymnasium envs."""
+    """The agent's functions jitted once, for :func:`python_rollout` over Gymnasium envs.
+
+    ``observe_act`` observes step ``t - 1`` and acts at step ``t`` in one call: one dispatch
+    per env step instead of two, the order of the updates unchanged."""
 
     def __init__(self, agent: Agent, *, greedy: bool = False):
         self.agent = agent
         spec = agent.spec
 
-        def act(state, carry, obs, key):
+        def act(state, carry, obs, key_data):
+            key = jax.random.wrap_key_data(key_data)  # raw key data: cheaper to pass per call
             if greedy:
                 action, carry = agent.greedy(state, carry, obs)
             else:
                 action, carry = agent.act(state, carry, obs, key)
             return action, carry, spec.bound(action)
 
+        def observe_act(state, carry, transition, obs, key):
+            state, carry = agent.observe(state, carry, transition)
+            return (state, *act(state, carry, obs, key))
+
         self.act = jax.jit(act)
+        self.observe_act = jax.jit(observe_act)
         self.begin = jax.jit(agent.begin, static_argnums=1)
         self.observe = jax.jit(agent.observe)
         self.learn = jax.jit(agent.learn)
@@ -140,9 +149,14 @@ def python_rollout(
     new_state = state
     record = {"obs": [], "action": [], "reward": [], "alive": []}
     _, key_steps = jax.random.split(key)
-    act_keys = list(_split_action_keys(key_steps, steps))  # all at once: no dispatch per step
+    # All the action keys at once, as raw data on the host: no dispatch or key object per step.
+    act_keys = np.asarray(jax.random.key_data(_split_action_keys(key_steps, steps)))
+    last = None  # the transition not yet observed
     for t in range(steps):
-        action, carry, bounded = loop.act(new_state, carry, obs, act_keys[t])
+        if last is None:
+            action, carry, bounded = loop.act(new_state, carry, obs, act_keys[t])
+        else:
+            new_state, action, carry, bounded = loop.observe_act(new_state, carry, last, obs, act_keys[t])
         action, bounded = np.asarray(action), np.asarray(bounded)
         rewards = np.zeros(n, np.float32)
         ends = np.zeros((2, n), np.float32)  # terminated, truncated
@@ -154,14 +168,15 @@ def python_rollout(
             ends[:, i] = terminated, truncated
             if terminated or truncated:
                 next_alive[i] = 0.0
-        if learn:
-            transition = Transition(obs, action, rewards, next_obs, ends[0], ends[1], alive)
-            new_state, carry = loop.observe(new_state, carry, transition)
+        if learn and agent.observes:
+            last = Transition(obs, action, rewards, next_obs, ends[0], ends[1], alive)
         for name, value in (("obs", obs), ("action", action), ("reward", rewards), ("alive", alive)):
             record[name].append(value)
         obs, alive = next_obs, next_alive
         if not alive.any():
             break
+    if last is not None:
+        new_state, carry = loop.observe(new_state, carry, last)
     arrays = {name: np.stack(values, axis=1) for name, values in record.items()}
     pad = steps - arrays["obs"].shape[1]
     if pad:

@@ -198,3 +198,27 @@ def test_the_tuned_defaults_pick_an_agent_per_env():
     assert Trainer(TrainConfig(env="MountainCar-v0")).agent.name == "ac"
     assert Trainer(TrainConfig(env="CartPole-v1")).agent.name == "pg"
     assert Trainer(TrainConfig(env="Pendulum-v1", path="python")).agent.name == "pg"  # not listed
+
+
+def test_an_agent_that_does_not_observe_is_not_called_after_each_step(tmp_path):
+    """``observes=False`` (batch learners such as pg): the loop skips ``observe`` on both
+    paths, and ``learn`` still runs once per batch."""
+    register(
+        "batch-only",
+        ConstantConfig,
+        lambda spec, config: constant_agent(spec, config)._replace(observes=False),
+    )
+    try:
+        for path in ("jit", "python"):
+            config = TrainConfig(
+                agent="batch-only",
+                episodes=6,
+                num_envs=3,
+                path=path,
+                out=str(tmp_path / path),
+                stop_when_solved=False,
+            )
+            state = Trainer(config).run(progress=False)["state"]
+            assert float(state["observe_calls"]) == 0.0 and int(state["updates"]) == 2
+    finally:
+        AGENTS.pop("batch-only")
