@@ -30,9 +30,10 @@ from rpe.validation import check_positive_int
 __all__ = ["make_train", "python_loop_train"]
 
 
-def make_train(agent: Agent, num_envs: int, n_updates: int) -> Callable:
+def make_train(agent: Agent, num_envs: int, n_updates: int, stop_early: bool = True) -> Callable:
     """``train(state, key, first_update=0) -> (state, metrics)``: ``n_updates`` updates in one
-    ``lax.scan`` (jit it, vmap it over a population). See the module docstring."""
+    ``lax.scan`` (jit it, vmap it over a population: then pass ``stop_early=False``; see
+    :func:`agents.rollout.jax_rollout`). See the module docstring."""
     num_envs = check_positive_int("num_envs", num_envs)
     n_updates = check_positive_int("n_updates", n_updates)
     if agent.spec.jax_env is None:
@@ -40,7 +41,9 @@ def make_train(agent: Agent, num_envs: int, n_updates: int) -> Callable:
 
     def train(state, key, first_update=0):
         def one_update(state, u):
-            state, batch = jax_rollout(agent, state, jax.random.fold_in(key, u), num_envs)
+            state, batch = jax_rollout(
+                agent, state, jax.random.fold_in(key, u), num_envs, stop_early=stop_early
+            )
             return state, {"returns": batch.returns, "lengths": batch.lengths, **batch.metrics}
 
         return jax.lax.scan(one_update, state, first_update + jnp.arange(n_updates))

@@ -39,18 +39,37 @@ class Batch(NamedTuple):
     metrics: dict
 
 
+def _padded(x, alive):
+    """``x (E, ...)`` with the rows of ended episodes set to 0 (the trajectory's padding)."""
+    mask = alive.reshape(alive.shape + (1,) * (x.ndim - 1)) > 0
+    return jnp.where(mask, x, jnp.zeros((), x.dtype))
+
+
 def _summarise(traj: Trajectory, metrics: dict, xp=jnp) -> Batch:
     returns = xp.sum(traj.reward * traj.alive, axis=1)
     return Batch(traj, returns, xp.sum(traj.alive, axis=1), metrics)
 
 
-def jax_rollout(agent: Agent, state, key: jax.Array, n_episodes: int, *, learn: bool = True, greedy=False):
+def jax_rollout(
+    agent: Agent,
+    state,
+    key: jax.Array,
+    n_episodes: int,
+    *,
+    learn: bool = True,
+    greedy: bool = False,
+    stop_early: bool = True,
+):
     """``n_episodes`` episodes of ``agent.spec.jax_env`` in parallel, pure and jit-safe.
 
-    The steps run in a ``lax.while_loop`` that stops as soon as every episode of the batch
-    has ended, so a batch costs ``E x`` its longest episode, not ``E x T``; the trajectory
-    is still padded to ``T`` (zeros, ``alive`` 0) for ``learn``. With ``learn`` the agent
-    observes every step and learns at the end; without it the state comes back unchanged
+    With ``stop_early`` the steps run in a ``lax.while_loop`` that stops as soon as every
+    episode of the batch has ended, so a batch costs ``E x`` its longest episode, not
+    ``E x T``. Without it they run for the whole horizon ``T`` (a ``fori_loop``): the choice
+    for a vmapped population, where a batched ``while_loop`` would select every member's
+    whole carry at every step, and, sharded, reduce its predicate across devices. Either way
+    the trajectory is padded to ``T`` with zeros (``alive`` 0) for ``learn``, and the results
+    are the same. With ``learn`` the agent observes every step (unless it declares
+    ``observes=False``) and learns at the end; without it the state comes back unchanged
     (evaluation), and ``greedy`` takes the most likely actions. Returns ``(state, Batch)``.
     """
     env, spec = agent.spec.jax_env, agent.spec
@@ -83,7 +102,7 @@ def jax_rollout(agent: Agent, state, key: jax.Array, n_episodes: int, *, learn: 
             ends = (ts.terminated.astype(jnp.float32), ts.truncated.astype(jnp.float32))
             transition = Transition(obs, action, ts.reward, ts.final_obs, *ends, alive)
             state, carry = agent.observe(state, carry, transition)
-        now = (obs, action, ts.reward, alive)
+        now = (*(_padded(x, alive) for x in (obs, action, ts.reward)), alive)
         record = Trajectory(*(buf.at[:, t].set(x) for buf, x in zip(record, now, strict=True)))
         done = ts.terminated | ts.truncated
         return t + 1, env_states, ts.obs, alive * (1.0 - done), state, carry, record
@@ -93,7 +112,11 @@ def jax_rollout(agent: Agent, state, key: jax.Array, n_episodes: int, *, learn: 
         return (t < horizon) & jnp.any(alive > 0)
 
     loop = (jnp.zeros((), jnp.int32), env_states, obs, alive, state, carry, buffers)
-    _, _, _, _, new_state, carry, traj = jax.lax.while_loop(going, step, loop)
+    if stop_early:
+        loop = jax.lax.while_loop(going, step, loop)
+    else:
+        loop = jax.lax.fori_loop(0, horizon, lambda _, loop: step(loop), loop)
+    _, _, _, _, new_state, carry, traj = loop
     if not learn:
         return state, _summarise(traj, {})
     new_state, metrics = agent.learn(new_state, carry, traj)
@@ -115,20 +138,20 @@ class PythonLoop:
         self.agent = agent
         spec = agent.spec
 
-        def act(state, carry, obs, key_data):
-            key = jax.random.wrap_key_data(key_data)  # raw key data: cheaper to pass per call
+        def act(state, carry, obs, key_data, impl):
+            key = jax.random.wrap_key_data(key_data, impl=impl)  # raw key data: cheaper to pass
             if greedy:
                 action, carry = agent.greedy(state, carry, obs)
             else:
                 action, carry = agent.act(state, carry, obs, key)
             return action, carry, spec.bound(action)
 
-        def observe_act(state, carry, transition, obs, key):
+        def observe_act(state, carry, transition, obs, key_data, impl):
             state, carry = agent.observe(state, carry, transition)
-            return (state, *act(state, carry, obs, key))
+            return (state, *act(state, carry, obs, key_data, impl))
 
-        self.act = jax.jit(act)
-        self.observe_act = jax.jit(observe_act)
+        self.act = jax.jit(act, static_argnums=4)
+        self.observe_act = jax.jit(observe_act, static_argnums=5)
         self.begin = jax.jit(agent.begin, static_argnums=1)
         self.observe = jax.jit(agent.observe)
         self.learn = jax.jit(agent.learn)
@@ -151,12 +174,15 @@ def python_rollout(
     _, key_steps = jax.random.split(key)
     # All the action keys at once, as raw data on the host: no dispatch or key object per step.
     act_keys = np.asarray(jax.random.key_data(_split_action_keys(key_steps, steps)))
+    impl = str(jax.random.key_impl(key))
     last = None  # the transition not yet observed
     for t in range(steps):
         if last is None:
-            action, carry, bounded = loop.act(new_state, carry, obs, act_keys[t])
+            action, carry, bounded = loop.act(new_state, carry, obs, act_keys[t], impl)
         else:
-            new_state, action, carry, bounded = loop.observe_act(new_state, carry, last, obs, act_keys[t])
+            new_state, action, carry, bounded = loop.observe_act(
+                new_state, carry, last, obs, act_keys[t], impl
+            )
         action, bounded = np.asarray(action), np.asarray(bounded)
         rewards = np.zeros(n, np.float32)
         ends = np.zeros((2, n), np.float32)  # terminated, truncated
@@ -170,8 +196,11 @@ def python_rollout(
                 next_alive[i] = 0.0
         if learn and agent.observes:
             last = Transition(obs, action, rewards, next_obs, ends[0], ends[1], alive)
+        dead = alive == 0  # rows of ended episodes: padding, recorded as zeros
         for name, value in (("obs", obs), ("action", action), ("reward", rewards), ("alive", alive)):
-            record[name].append(value)
+            record[name].append(
+                np.where(dead.reshape(-1, *[1] * (value.ndim - 1)), 0, value).astype(value.dtype)
+            )
         obs, alive = next_obs, next_alive
         if not alive.any():
             break

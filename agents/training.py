@@ -141,9 +141,11 @@ def _episode_seed(seed: int, update: int, env_index: int) -> int:
 
 
 class _JitRunner:
-    """Chunks of ``n`` updates in one jitted program (one compile per size), vmapped over
-    the members of a population; a population of one runs unbatched (a vmapped
-    ``while_loop`` pays for every member's whole carry at every step: 1.6x slower here)."""
+    """Chunks of ``n`` updates in one jitted program (one compile per size). A population of
+    one runs unbatched, each batch stopping when its episodes have ended; a larger one is
+    vmapped over its members with batches of the whole horizon (``stop_early=False``: a
+    vmapped ``while_loop`` selects every member's carry at every step and, sharded,
+    reduces its predicate across devices)."""
 
     def __init__(self, agent: Agent, num_envs: int, population: int):
         self.agent, self.num_envs, self.population, self.chunks = agent, num_envs, population, {}
@@ -151,7 +153,7 @@ class _JitRunner:
     def program(self, n: int):
         """The jitted program of ``n`` updates over a state with a leading member axis."""
         if n not in self.chunks:
-            train = make_train(self.agent, self.num_envs, n)
+            train = make_train(self.agent, self.num_envs, n, stop_early=self.population == 1)
             if self.population == 1:
 
                 def one_member(state, keys, first_update):

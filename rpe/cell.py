@@ -351,8 +351,10 @@ class Cell:
         last, last_type, device_dt = self._dt
         if dt.__class__ is last_type and dt == last:
             return device_dt
-        if isinstance(dt, jax.Array):
+        if isinstance(dt, jax.core.Tracer):
             return dt
+        if isinstance(dt, (jax.Array, np.ndarray, np.generic)) and np.ndim(dt) == 0:
+            dt = float(dt)  # a concrete 0-d array: checked like a number
         device_dt = jax.device_put(np.float32(_check_dt(dt)))
         self._dt = (dt, dt.__class__, device_dt)
         return device_dt

@@ -84,7 +84,7 @@ def row_python(repeats: int) -> dict:
     envs = [make_gym_env(ENV_ID) for _ in range(8)]
     state = agent.init(jax.random.key(0), agent.config.numeric_values())
     start = time.perf_counter()
-    state, _ = python_rollout(loop, envs, state, jax.random.key(1), range(8))  # compiles act, observe, learn
+    state, _ = python_rollout(loop, envs, state, jax.random.key(1), range(8))  # compiles what it calls
     first_call = time.perf_counter() - start
     rates = []
     for r in range(repeats):
@@ -179,6 +179,7 @@ def row_jit(num_envs: int, repeats: int, n_updates: int | None = None) -> dict:
 def row_solve(seeds: int) -> dict:
     """Wall time to solve on the jitted path, compile included; where the time goes."""
     import jax
+    import numpy as np
 
     from agents.rollout import jax_rollout
     from agents.training import TrainConfig, Trainer
@@ -202,12 +203,17 @@ def row_solve(seeds: int) -> dict:
             compiles.append(time.perf_counter() - t0)
         # Per update, on the trained weights: acting and env steps alone (a rollout without
         # learning), and the whole update, timed back to back; learning (observe and learn)
-        # is the median of their differences, 0 when it is lost in the noise.
+        # is the median of their differences, 0 when it is lost in the noise. A rollout costs
+        # its batch's longest episode, so it is scaled from the timed batch (trained: long
+        # episodes) to the run's batches (from its metrics).
         state = jax.tree.map(jax.numpy.asarray, result["state"])
         rollout = jax.jit(lambda s, k: jax_rollout(agent, s, k, num_envs, learn=False))
         update = jax.jit(lambda s, k: jax_rollout(agent, s, k, num_envs))
-        jax.block_until_ready(rollout(state, jax.random.key(0)))
+        timed_longest = float(np.max(jax.block_until_ready(rollout(state, jax.random.key(1)))[1].lengths))
         jax.block_until_ready(update(state, jax.random.key(0)))
+        run_lengths = np.asarray([r["steps"] for r in result["metrics"]], np.float64)
+        run_lengths = run_lengths[: len(run_lengths) // num_envs * num_envs].reshape(-1, num_envs)
+        rollout_scale = float(run_lengths.max(axis=1).mean()) / timed_longest
         pairs = [
             (
                 _median_time(lambda: jax.block_until_ready(rollout(state, jax.random.key(1))), 1),
@@ -219,13 +225,14 @@ def row_solve(seeds: int) -> dict:
         t_learn = max(statistics.median(u - r for r, u in pairs), 0.0)
     wall, compile_s = statistics.median(walls), statistics.median(compiles)
     updates = statistics.median(episodes) / num_envs
+    rollout_s, learn_s = updates * t_roll * rollout_scale, updates * t_learn
     return {
         "row": f"solve {ENV_ID}, jit, {num_envs} envs",
         "wall s (median)": wall,
         "compile s": compile_s,
-        "rollout s": updates * t_roll,
-        "learn s": updates * t_learn,
-        "other s": wall - compile_s - updates * (t_roll + t_learn),
+        "rollout s": rollout_s,
+        "learn s": learn_s,
+        "other s": wall - compile_s - rollout_s - learn_s,
         "episodes": statistics.median(episodes),
         "walls": walls,
         "target": "faster than PPO's ~5 s",
@@ -289,7 +296,7 @@ def main(argv=None) -> list[dict]:
             figure = f"{r['train steps/s']:,.0f} real steps/s; reference {r['reference steps/s']:,.0f}; "
             figure += f"ratio {r['ratio']:.2f}"
             if "computed" not in r:
-                figure += f"; first call (compiles act, observe, learn) {r['compile s']:.2f} s"
+                figure += f"; first rollout and learn (compiles them) {r['compile s']:.2f} s"
             else:
                 figure += (
                     f"; computed/real {r['computed'] / r['steps']:.2f}; compile {r['compile s']:.2f} s "

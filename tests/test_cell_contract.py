@@ -276,3 +276,20 @@ def test_the_state_setter_and_getter_see_the_same_values():
     cell.state = state._replace(z=jnp.ones((1, 2)))
     cell.advance_state(dt=2.0)
     np.testing.assert_allclose(cell.z.get(), np.full((1, 2), 1.0 + 2.0 / 10.0 * 3.0), rtol=1e-6)
+
+
+def test_dt_as_a_zero_d_array_is_checked_like_a_number():
+    import jax.numpy as jnp
+    import numpy as np
+    import pytest
+
+    from rpe import RateCell
+
+    cell = RateCell("z", 2, tau_m=10.0)
+    cell.j.set(np.ones((1, 2), np.float32))
+    cell.advance_state(np.float32(5.0))  # z = 0 + 5/10 * 1
+    np.testing.assert_allclose(cell.z.get(), 0.5, rtol=1e-6)
+    cell.advance_state(jnp.asarray(5.0))
+    np.testing.assert_allclose(cell.z.get(), 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"dt: expected a value in \(0, inf\], got -1.0"):
+        cell.advance_state(jnp.asarray(-1.0))

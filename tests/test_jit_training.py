@@ -55,3 +55,24 @@ def test_chunks_of_any_size_give_the_same_run(tmp_path):
         runs.append(Trainer(config).run(progress=False))
     assert [r["return"] for r in runs[0]["metrics"]] == [r["return"] for r in runs[1]["metrics"]]
     assert_trees_close(runs[0]["state"], runs[1]["state"])
+
+
+def test_stopping_a_batch_early_changes_nothing_for_an_online_learner():
+    """ac on CartPole (episodes of different lengths, velocities bounded for the tile code):
+    the early-stopping loop, the whole-horizon loop and the step-by-step loop agree."""
+    import gymnasium as gym
+
+    spec = make_env_spec("CartPole-v1")
+    high = np.asarray([4.8, 4.0, 0.42, 4.0], np.float32)
+    agent = make_agent("ac", spec._replace(observation_space=gym.spaces.Box(-high, high)))
+    state, key = _init(agent), jax.random.key(7)
+    early, m_early = jax.jit(make_train(agent, num_envs=4, n_updates=2))(state, key)
+    whole, m_whole = jax.jit(make_train(agent, num_envs=4, n_updates=2, stop_early=False))(state, key)
+    looped, returns = python_loop_train(agent, state, key, num_envs=4, n_updates=2)
+    lengths = np.asarray(m_early["lengths"])
+    assert len(set(lengths.ravel().tolist())) > 1 and lengths.max() < 500  # ends differ, all early
+    np.testing.assert_array_equal(m_early["returns"], m_whole["returns"])
+    np.testing.assert_allclose(m_early["returns"], returns, rtol=1e-6)
+    assert_trees_close(early, whole, rtol=1e-6, atol=1e-7)
+    assert_trees_close(early, looped)
+    np.testing.assert_allclose(m_early["mean_abs_rpe"], m_whole["mean_abs_rpe"], rtol=1e-6)
