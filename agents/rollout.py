@@ -196,11 +196,14 @@ def python_rollout(
                 next_alive[i] = 0.0
         if learn and agent.observes:
             last = Transition(obs, action, rewards, next_obs, ends[0], ends[1], alive)
-        dead = alive == 0  # rows of ended episodes: padding, recorded as zeros
-        for name, value in (("obs", obs), ("action", action), ("reward", rewards), ("alive", alive)):
-            record[name].append(
-                np.where(dead.reshape(-1, *[1] * (value.ndim - 1)), 0, value).astype(value.dtype)
-            )
+        now = {"obs": obs, "action": action, "reward": rewards, "alive": alive}
+        if not alive.all():  # rows of ended episodes are padding, recorded as zeros
+            dead = alive == 0
+            for name in ("obs", "action"):
+                value = now[name]
+                now[name] = np.where(dead.reshape(-1, *[1] * (value.ndim - 1)), 0, value).astype(value.dtype)
+        for name, value in now.items():
+            record[name].append(value)
         obs, alive = next_obs, next_alive
         if not alive.any():
             break
