@@ -93,6 +93,7 @@ def decoder_for(
                 post=lambda y, a, scale=None: binary.post(y, a[..., None]),
                 bound=lambda a: a + start,
             )
+
         def sample(y, key, scale=None):
             return jax.random.categorical(key, y / temperature, axis=-1).astype(jnp.int32)
 
@@ -111,6 +112,7 @@ def decoder_for(
         shape, dtype, n = space.shape, space.dtype, int(np.prod(space.shape))
         low = jnp.asarray(space.low, jnp.float32).reshape(-1)
         high = jnp.asarray(space.high, jnp.float32).reshape(-1)
+
         def sample(y, key, scale=None):
             scale = noise_std if scale is None else scale
             return y + scale * jax.random.normal(key, y.shape)
