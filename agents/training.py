@@ -42,7 +42,7 @@ from agents.env_spec import make_env_spec
 from agents.jit_training import make_train
 from agents.plots import plot_run
 from agents.population import init_population, population_keys, shard_population, unstack
-from agents.registry import AGENTS, env_defaults, family, make_agent
+from agents.registry import env_defaults, family, make_agent
 from agents.rollout import PythonLoop, python_rollout
 from agents.run_folder import RunFolder, episode_rows, solved_at
 from envs.gym_ids import make_gym_env
@@ -79,8 +79,7 @@ class TrainConfig:
     updates_per_call: int = 25
 
     def __post_init__(self):
-        if self.agent is not None and self.agent not in AGENTS:
-            raise ValueError(f"agent: unknown agent {self.agent!r}; expected one of {sorted(AGENTS)}")
+        fam = None if self.agent is None else family(self.agent)  # the registry's own check
         if self.path not in PATHS:
             raise ValueError(f"path: expected one of {list(PATHS)}, got {self.path!r}")
         for name in (
@@ -103,10 +102,9 @@ class TrainConfig:
                 raise ValueError(
                     f"sweep: {name} has {len(values)} values for a population of {self.population}"
                 )
-        if self.agent is not None and self.agent_config is not None:
-            expected = AGENTS[self.agent].config
-            if not isinstance(self.agent_config, expected):
-                raise TypeError(f"agent_config: agent {self.agent!r} takes a {expected.__name__}")
+        config = self.agent_config
+        if fam is not None and config is not None and not isinstance(config, fam.config):
+            raise TypeError(f"agent_config: agent {self.agent!r} takes a {fam.config.__name__}")
 
     def as_dict(self) -> dict:
         """JSON-able: what ``config.json`` records."""
