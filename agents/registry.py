@@ -15,6 +15,7 @@ from typing import NamedTuple
 from agents.actor_critic import ActorCriticConfig, actor_critic
 from agents.contract import Agent, AgentConfig, EnvSpec
 from agents.node_perturbation_rnn import NodePerturbationConfig, node_perturbation_rnn
+from agents.pc_actor_critic import PCActorCriticConfig, pc_actor_critic
 from agents.policy_gradient import PolicyGradientConfig, policy_gradient
 
 __all__ = [
@@ -41,6 +42,9 @@ AGENTS: dict[str, Family] = {
     "pg": Family(PolicyGradientConfig, policy_gradient, "linear policy, REINFORCE by a three-factor rule"),
     "ac": Family(
         ActorCriticConfig, actor_critic, "tile-coded actor-critic, TD RPE, predictive-coding world model"
+    ),
+    "pc-ac": Family(
+        PCActorCriticConfig, pc_actor_critic, "RateCell-population actor-critic, MAP-propagation settling"
     ),
     "np-rnn": Family(
         NodePerturbationConfig, node_perturbation_rnn, "recurrent LeakyNoiseCell net, node perturbation"

@@ -40,6 +40,7 @@ kernel                                 reproduces
 :func:`supralinear_eligibility`        one sample of ``supralinear_node_perturbation(...).accumulate``
 :func:`supralinear_eligibility_trial`  ... and of its ``accumulate_trial``
 :func:`node_perturbation_update`       one sample's term of either rule's trial-end ``update``
+:func:`adaptive_step`                  a synapse's update scaled by its own running size (Adam)
 =====================================  ===============================================================
 
 Example:
@@ -67,6 +68,7 @@ from rpe.priors import get_prior
 from rpe.thresholds import get_threshold
 
 __all__ = [
+    "AdaptiveStep",
     "BernoulliError",
     "CategoricalError",
     "EpisodeFold",
@@ -77,6 +79,7 @@ __all__ = [
     "RewardPrediction",
     "SupralinearEligibility",
     "TDError",
+    "adaptive_step",
     "bernoulli_error",
     "categorical_error",
     "eligibility_trace",
@@ -171,6 +174,14 @@ class LeakyNoiseStep(NamedTuple):
     x: jax.Array
     r: jax.Array
     r_prime: jax.Array
+
+
+class AdaptiveStep(NamedTuple):
+    """Output of :func:`adaptive_step`: the step ``dw`` and the new moments ``m``, ``v``."""
+
+    dw: jax.Array
+    m: jax.Array
+    v: jax.Array
 
 
 class SupralinearEligibility(NamedTuple):
@@ -905,6 +916,53 @@ def node_perturbation_update(
     sign = 1.0 if check_signal(signal) == "reward" else -1.0
     advantage = jnp.subtract(performance, baseline)
     return sign * eta * (advantage * jnp.asarray(eligibility))
+
+
+def adaptive_step(
+    update: ArrayLike,
+    m_tm1: ArrayLike,
+    v_tm1: ArrayLike,
+    count: ArrayLike,
+    eta: ArrayLike,
+    beta1: ArrayLike = 0.9,
+    beta2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-9,
+) -> AdaptiveStep:
+    """A synapse's update ``g`` rescaled by the running size of its own updates (Adam).
+
+    ::
+
+        m  = beta1 m_tm1 + (1 - beta1) g
+        v  = beta2 v_tm1 + (1 - beta2) g^2
+        dw = eta (m / (1 - beta1^count)) / (sqrt(v / (1 - beta2^count)) + eps)
+
+    Elementwise: each synapse reads only its own history, so a local rule stays local (a
+    synapse that has moved a lot moves in smaller steps, a form of metaplasticity). ``count``
+    is the number of updates so far, this one included (``>= 1``). After Kingma & Ba (2015),
+    as MAP propagation (Chung 2021) scales its local updates.
+
+    Args:
+      update: ``g``, the rule's raw change (any shape).
+      m_tm1, v_tm1: the running first and second moments, ``g``'s shape (zeros at first).
+      count: updates so far including this one, a scalar ``>= 1``.
+      eta: step size: ``|dw|`` is about ``eta`` whatever the scale of ``g``.
+      beta1, beta2: decay of the moments, in [0, 1).
+      eps: added to the root of the second moment.
+
+    Returns:
+      :class:`AdaptiveStep` ``(dw, m, v)``.
+
+    Example:
+      >>> out = adaptive_step(jnp.asarray([4.0, -0.01]), jnp.zeros(2), jnp.zeros(2), 1, 0.1)
+      >>> [round(x, 6) for x in out.dw.tolist()]  # the first step is eta sign(g)
+      [0.1, -0.1]
+    """
+    g = jnp.asarray(update)
+    m = beta1 * jnp.asarray(m_tm1) + (1.0 - beta1) * g
+    v = beta2 * jnp.asarray(v_tm1) + (1.0 - beta2) * g * g
+    m_hat = m / (1.0 - jnp.power(beta1, count))
+    v_hat = v / (1.0 - jnp.power(beta2, count))
+    return AdaptiveStep(dw=eta * m_hat / (jnp.sqrt(v_hat) + eps), m=m, v=v)
 
 
 def check_signal(signal: str) -> str:

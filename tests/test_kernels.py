@@ -549,7 +549,25 @@ TRACED = {
         lambda eta: functional.node_perturbation_update(E, 1.0, V, eta),
         [0.0, 0.1, 1.0],
     ),
+    "adaptive_step": (
+        lambda b1: functional.adaptive_step(E, E, E * E, 3.0, 0.1, b1),
+        [0.0, 0.5, 0.9],
+    ),
 }
+
+
+def test_adaptive_step_two_hand_worked_steps():
+    # g1 = 2: m = 0.2, v = 0.004; m_hat = 0.2 / 0.1 = 2, v_hat = 0.004 / 0.001 = 4: dw = eta 2 / 2
+    first = functional.adaptive_step(f32([2.0]), f32([0.0]), f32([0.0]), 1.0, 0.5, 0.9, 0.999, 0.0)
+    close(first, (f32([0.5]), f32([0.2]), f32([0.004])), rtol=1e-5)
+    # g2 = -1: m = 0.18 - 0.1 = 0.08, v = 0.003996 + 0.001 = 0.004996;
+    # m_hat = 0.08 / 0.19, v_hat = 0.004996 / (1 - 0.999^2) = 0.004996 / 0.001999
+    second = functional.adaptive_step(f32([-1.0]), first.m, first.v, 2.0, 0.5, 0.9, 0.999, 0.0)
+    expected = 0.5 * (0.08 / 0.19) / np.sqrt(0.004996 / 0.001999)
+    close(second.dw, f32([expected]), rtol=1e-4)
+    # The step's size does not depend on the scale of the update (per-synapse normalisation).
+    big = functional.adaptive_step(f32([2000.0]), f32([0.0]), f32([0.0]), 1.0, 0.5, 0.9, 0.999, 0.0)
+    close(big.dw, f32([0.5]), rtol=1e-5)
 
 
 def test_every_kernel_is_covered():
