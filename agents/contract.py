@@ -115,7 +115,11 @@ class Agent(NamedTuple):
     ``observe(state, carry, Transition) -> (state, carry)``: after every env step;
     ``learn(state, carry, Trajectory) -> (state, metrics)``: after every batch of episodes;
     ``observes``: False when ``observe`` changes nothing (an agent that learns from whole
-    batches only), so the loop need not call it.
+    batches only), so the loop need not call it;
+    ``activity(state, obs (T, D)) -> {name: (T, ...)}``: for analysis only (the loop never
+    calls it), the activity of the agent's populations for a sequence of observations, one
+    entry per population (rates ``(T, n)``) and ``"value"`` ``(T,)`` where the agent has a
+    critic; None when the agent has none to show.
     """
 
     name: str
@@ -128,6 +132,7 @@ class Agent(NamedTuple):
     observe: Callable[[State, Carry, Transition], tuple[State, Carry]]
     learn: Callable[[State, Carry, Trajectory], tuple[State, dict]]
     observes: bool = True
+    activity: Callable[[State, jax.Array], dict] | None = None
 
 
 # ---------------------------------------------------------------------- hyperparameters

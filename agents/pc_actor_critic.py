@@ -399,4 +399,11 @@ def pc_actor_critic(spec: EnvSpec, config: PCActorCriticConfig | None = None) ->
         n = jnp.maximum(carry.steps, 1.0)
         return state, {"mean_abs_rpe": carry.sum_abs_rpe / n, "reward_prediction": carry.first_value}
 
-    return Agent("pc-ac", c, spec, init, begin, act, greedy, observe, learn)
+    def activity(state, obs):
+        """The mean rates of the actor's and the critic's hidden populations and ``V``."""
+        x = inputs(obs)
+        (a1, a2), _ = forward_means(state.actor.weights, x, act_fx)
+        (c1, c2), v = forward_means(state.critic.weights, x, act_fx)
+        return {"actor h1": a1, "actor h2": a2, "critic h1": c1, "critic h2": c2, "value": v[:, 0]}
+
+    return Agent("pc-ac", c, spec, init, begin, act, greedy, observe, learn, activity=activity)

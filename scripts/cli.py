@@ -17,6 +17,7 @@ __all__ = ["COMMANDS", "OneLineParser", "format_table", "main", "quit_on_interru
 COMMANDS = {
     "train": ("train", "train an agent on an env; write a run folder"),
     "evaluate": ("evaluate", "evaluate a checkpoint on the real Gymnasium env"),
+    "population": ("population_plot", "RPE and population rasters of a run, before and after training"),
     "bandit": ("bandit_rpe", "RewardErrorCells on a two-armed bandit with a reversal"),
     "conditioning": ("conditioning_rpe", "classical conditioning: the RPE moves from reward to cue"),
     "benchmark": ("benchmark", "speed and memory table of the default agent"),

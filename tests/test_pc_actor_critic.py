@@ -3,6 +3,8 @@ update worked by hand in NumPy, and short learning runs per action-space kind.""
 
 from __future__ import annotations
 
+import pathlib
+
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
@@ -219,15 +221,60 @@ def steer_id():
 
 
 def test_learns_a_box_action_task_on_the_python_path(tmp_path, steer_id):
-    """Steer has no JAX twin, so this runs on the Python path. Uniform random actions score 10 (1 - E|a - x|) = 10 / 3 per episode, the untrained
-    policy (a near 0) 10 (1 - E|x|) = 5; steering well gives nearly 10."""
+    """Steer has no JAX twin, so this runs on the Python path. Uniform random actions score
+    10 (1 - E|a - x|) = 10 / 3 per episode, the untrained policy (a near 0) 10 (1 - E|x|) =
+    5; steering well gives nearly 10."""
     config = PCActorCriticConfig(actor_var_out=0.05, eta_actor=0.03, gamma=0.0, trace_decay=0.0)
     result = Trainer(
         TrainConfig(
-            agent="pc-ac", env=steer_id, agent_config=config, seed=0, episodes=160, num_envs=8, out=str(tmp_path)
+            agent="pc-ac",
+            env=steer_id,
+            agent_config=config,
+            seed=0,
+            episodes=160,
+            num_envs=8,
+            out=str(tmp_path),
         )
     ).run(progress=False)
     returns = [row["return"] for row in result["metrics"]]
     assert np.mean(returns[:16]) < 6.5
     assert np.mean(returns[-40:]) > 6.8
     assert np.mean(returns[-40:]) > np.mean(returns[:16]) + 1.0
+
+
+def test_population_record_gives_the_critics_td_error_and_the_rates():
+    """``rpe population``'s recording, against NumPy forward passes of the initial weights:
+    the critic's TD error of every step and the actor's first population's rates."""
+    from scripts.population_plot import record
+
+    agent = pc_actor_critic(make_env_spec("CartPole-v1"), PCActorCriticConfig(hidden1=5, hidden2=3))
+    state = agent.init(jax.random.key(0), agent.config.numeric_values())
+    rec = record(agent, state, seed=4)
+    obs, rewards = rec["obs"].astype(np.float64), rec["rewards"]
+    n = len(rewards)
+    assert obs.shape == (n + 1, 4) and rec["terminated"]  # an untrained policy drops the pole
+    w = [np.asarray(p, np.float64) for p in state.critic.weights]
+    value = (softplus(softplus(obs @ w[0] + w[1]) @ w[2] + w[3]) @ w[4] + w[5])[:, 0]
+    discount = np.full(n, agent.config.gamma)
+    discount[-1] = 0.0  # terminated: no bootstrap
+    np.testing.assert_allclose(rec["rpe"], rewards + discount * value[1:] - value[:-1], rtol=1e-4, atol=1e-5)
+    a = [np.asarray(p, np.float64) for p in state.actor.weights]
+    np.testing.assert_allclose(rec["populations"]["actor h1"], softplus(obs[:-1] @ a[0] + a[1]), rtol=1e-4)
+    assert rec["populations"]["critic h2"].shape == (n, 3)
+
+
+@pytest.mark.slow
+def test_population_command_writes_the_figure_and_refuses_agents_without_activity(tmp_path):
+    from scripts.population_plot import main
+
+    for agent in ("pc-ac", "pg"):
+        Trainer(
+            TrainConfig(
+                agent=agent, env="CartPole-v1", seed=0, episodes=4, num_envs=2, out=str(tmp_path / agent)
+            )
+        ).run(progress=False)
+    out = main([str(tmp_path / "pc-ac"), "--out", str(tmp_path / "pop.png")])
+    assert pathlib.Path(out).stat().st_size > 10_000
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "pg")])
+    assert exit_info.value.code == 2
