@@ -10,6 +10,11 @@ Randomness: ``key`` splits into a reset key and ``T`` step keys; each step key s
 the action key and the env key. The Python loop draws the agent's actions from the same
 action keys and seeds every episode's env reset from ``episode_seeds``, so both paths are
 reproducible and resumable from a checkpoint.
+
+Trials: the Python loop reads ``info["performance"]`` on each episode's last step (where
+neurogym's convention and the one-trial episodes of our cognitive tasks put it) into
+``Batch.correct``; a trial env of neurogym's convention runs one trial per episode through
+``envs.trials.TrialsAsEpisodes`` (``agents.env_spec.make_env``).
 """
 
 from __future__ import annotations
@@ -25,18 +30,22 @@ import numpy as np
 from agents.contract import Agent, Trajectory, Transition
 from envs.checks import finite_rewards
 from envs.functional import env_reset, env_step
+from envs.trials import trial_correct
 
 __all__ = ["Batch", "PythonLoop", "jax_rollout", "python_rollout"]
 
 
 class Batch(NamedTuple):
     """What one update gives the loop: ``traj`` (padded, ``(E, T, ...)``), ``returns (E,)``,
-    ``lengths (E,)`` and the agent's per-episode ``metrics`` (name -> ``(E,)``)."""
+    ``lengths (E,)``, the agent's per-episode ``metrics`` (name -> ``(E,)``) and, from the
+    Python loop, ``correct (E,)``: ``info["performance"]`` on each episode's last step as a
+    float (1 correct, 0 not), NaN where the env said nothing (None from :func:`jax_rollout`)."""
 
     traj: Trajectory
     returns: jax.Array
     lengths: jax.Array
     metrics: dict
+    correct: np.ndarray | None = None
 
 
 def _padded(x, alive):
@@ -168,6 +177,7 @@ def python_rollout(
     pairs = zip(envs, episode_seeds, strict=True)
     obs = np.stack([np.asarray(env.reset(seed=int(seed))[0], np.float32) for env, seed in pairs])
     alive = np.ones(n, np.float32)
+    correct = np.full(n, np.nan, np.float32)
     carry = loop.begin(state, n)
     new_state = state
     record = {"obs": [], "action": [], "reward": [], "alive": []}
@@ -188,12 +198,13 @@ def python_rollout(
         ends = np.zeros((2, n), np.float32)  # terminated, truncated
         next_obs, next_alive = obs.copy(), alive.copy()
         for i in np.flatnonzero(alive):
-            o, r, terminated, truncated, _ = envs[i].step(to_env(bounded[i]))
+            o, r, terminated, truncated, info = envs[i].step(to_env(bounded[i]))
             rewards[i] = finite_rewards(envs[i], r)
             next_obs[i] = o
             ends[:, i] = terminated, truncated
             if terminated or truncated:
                 next_alive[i] = 0.0
+                correct[i] = trial_correct(info)
         if learn and agent.observes:
             last = Transition(obs, action, rewards, next_obs, ends[0], ends[1], alive)
         now = {"obs": obs, "action": action, "reward": rewards, "alive": alive}
@@ -218,6 +229,6 @@ def python_rollout(
         }
     traj = Trajectory(arrays["obs"], arrays["action"], arrays["reward"], arrays["alive"])
     if not learn:
-        return state, _summarise(traj, {}, np)
+        return state, _summarise(traj, {}, np)._replace(correct=correct)
     new_state, metrics = loop.learn(new_state, carry, jax.tree.map(jnp.asarray, traj))
-    return new_state, _summarise(traj, jax.tree.map(np.asarray, metrics), np)
+    return new_state, _summarise(traj, jax.tree.map(np.asarray, metrics), np)._replace(correct=correct)

@@ -3,7 +3,8 @@
 - ``config.json``: the :class:`agents.training.TrainConfig`, every agent hyperparameter
   included (``agent_config``);
 - ``metrics.csv`` (``metrics-member<k>.csv`` for a population): one row per episode, with
-  ``episode``, ``steps``, ``return`` and every metric the agent reports;
+  ``episode``, ``steps``, ``return`` and every metric the agent reports (for a trial env,
+  one row per trial, with ``correct``: 1/0, NaN when the env said nothing);
 - ``summary.csv`` (populations): one row per member;
 - ``checkpoint.npz``: the state, the update count, the metrics so far and the config, in the
   data-only format of ``agents.checkpoint``, written atomically after every
@@ -42,13 +43,23 @@ def episode_rows(first: int, returns, lengths, metrics: dict) -> list[dict]:
     ]
 
 
-def solved_at(rows: list[dict], threshold: float | None, window: int) -> int | None:
-    """The first episode at which the mean return of the last ``window`` reaches ``threshold``."""
-    if threshold is None or len(rows) < window:
+def solved_at(
+    rows: list[dict], threshold: float | None, window: int, correct: float | None = None
+) -> int | None:
+    """The first episode at which the mean return of the last ``window`` reaches
+    ``threshold``; for rows with a ``correct`` column (trials) and a ``correct`` fraction,
+    the first trial at which the fraction of the last ``window`` trials the env called
+    correct reaches it (a trial it said nothing of counts as not correct)."""
+    by_correct = correct is not None and bool(rows) and "correct" in rows[0]
+    goal = correct if by_correct else threshold
+    if goal is None or len(rows) < window:
         return None
-    returns = np.asarray([r["return"] for r in rows])
-    means = np.convolve(returns, np.ones(window) / window, mode="valid")
-    hits = np.flatnonzero(means >= threshold)
+    if by_correct:
+        values = np.nan_to_num(np.asarray([r["correct"] for r in rows], float), nan=0.0)
+    else:
+        values = np.asarray([r["return"] for r in rows])
+    means = np.convolve(values, np.ones(window) / window, mode="valid")
+    hits = np.flatnonzero(means >= (goal - 1e-9 if by_correct else goal))  # 90 of 100 is 0.9
     return int(hits[0] + window) if hits.size else None
 
 

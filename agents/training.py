@@ -12,6 +12,16 @@ Python (``agents.rollout.python_rollout``); ``"auto"`` picks ``"jit"`` when a tw
 Both are runners with one interface, ``run(state, keys, update, n) -> (state, metrics)``,
 over a state with a leading member axis.
 
+Trials. A trial env of neurogym's convention (its trials end by ``info["new_trial"]``, the
+env never does) trains on the Python path, one trial per episode through
+``envs.trials.TrialsAsEpisodes`` (cap ``max_trial_steps``): ``episodes`` counts trials, the
+metrics have one row per trial with ``correct`` (``info["performance"]`` on the trial's last
+step; NaN when the env says nothing), and a run is solved once the fraction of correct
+trials over ``solved_window`` reaches ``solved_correct``. So are the one-trial episodes of an
+env that reports ``new_trial`` on the Python path. Each update resets every env with its
+seed, which starts a fresh trial: the env's state is not in the checkpoint, and this keeps a
+resumed run exact.
+
 Populations (jit path): ``population`` members with seeds ``seed, seed + 1, ...`` and, with
 ``sweep``, per-member values of any numeric hyperparameter, trained by ``vmap`` in one
 program and sharded over all visible devices when the population divides evenly.
@@ -38,42 +48,48 @@ import numpy as np
 from tqdm import tqdm
 
 from agents.contract import Agent, AgentConfig
-from agents.env_spec import make_env_spec
+from agents.env_spec import env_trial_kind, make_env, make_env_spec
 from agents.jit_training import make_train
 from agents.plots import plot_run
 from agents.population import init_population, population_keys, shard_population, unstack
 from agents.registry import env_defaults, family, make_agent
 from agents.rollout import PythonLoop, python_rollout
 from agents.run_folder import RunFolder, episode_rows, solved_at
-from envs.gym_ids import make_gym_env
+from envs.trials import TrialsAsEpisodes
 
 __all__ = ["PATHS", "RESUMABLE_CHANGES", "ResumeError", "TrainConfig", "Trainer", "resolve_config"]
 
 PATHS = ("auto", "jit", "python")
-# Fields a resumed run may change: the budget and the folder. (The chunking fields decide
+# Fields a resumed run may change: the budgets and the folder. (The chunking fields decide
 # where a solved run stops, so they must stay as they were.)
-RESUMABLE_CHANGES = ("episodes", "out")
+RESUMABLE_CHANGES = ("episodes", "max_steps", "out")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """What a run does; validated when built. ``episodes`` is the budget; a run stops early
-    once solved. ``agent=None`` takes the env's tuned entry in ``agents/defaults.toml``;
+    """What a run does; validated when built. ``episodes`` (trials, for a trial env) and
+    ``max_steps`` (env steps, None for no limit) are the budgets; a run stops early once
+    solved. ``agent=None`` takes the env's tuned entry in ``agents/defaults.toml``;
     ``agent_config=None`` the tuned values there, else the agent's defaults, and
     ``num_envs=None`` the entry's episodes per update (see :func:`resolve_config`).
-    ``sweep``: ``((name, (value per member, ...)), ...)``."""
+    ``sweep``: ``((name, (value per member, ...)), ...)``. ``max_trial_steps``: the trial
+    cap of a trial env (None: the env's ``metadata["max_trial_steps"]``, else 1000);
+    ``solved_correct``: the fraction of correct trials that solves a trial env."""
 
     agent: str | None = None
     env: str = "CartPole-v1"
     agent_config: AgentConfig | None = None
     seed: int = 0
     episodes: int = 5000
+    max_steps: int | None = None
     num_envs: int | None = None
     path: str = "auto"
     out: str = "runs/run"
     checkpoint_every: int = 25
     stop_when_solved: bool = True
     solved_window: int = 100
+    solved_correct: float = 0.9
+    max_trial_steps: int | None = None
     population: int = 1
     sweep: tuple = ()
     updates_per_call: int = 25
@@ -85,16 +101,21 @@ class TrainConfig:
         for name in (
             "num_envs",
             "episodes",
+            "max_steps",
+            "max_trial_steps",
             "checkpoint_every",
             "population",
             "updates_per_call",
             "solved_window",
         ):
             value = getattr(self, name)
-            if name == "num_envs" and value is None:
-                continue  # the env's entry in defaults.toml
+            if name in ("num_envs", "max_steps", "max_trial_steps") and value is None:
+                continue  # the env's entry in defaults.toml; no step budget; the env's cap
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+        correct = self.solved_correct
+        if isinstance(correct, bool) or not isinstance(correct, (int, float)) or not 0 < correct <= 1:
+            raise ValueError(f"solved_correct: expected a fraction in (0, 1], got {correct!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed: expected an int >= 0, got {self.seed!r}")
         for name, values in self.sweep:
@@ -116,15 +137,14 @@ class TrainConfig:
 
 def resolve_config(config: TrainConfig, overrides: dict | None = None) -> TrainConfig:
     """``config`` with ``agent`` and ``agent_config`` filled in: the env's entry in
-    ``agents/defaults.toml`` (when ``agent`` is None or the entry's own agent), then
+    ``agents/defaults.toml`` (the agent's own table there), then
     ``overrides`` (``{name: text or value}``, e.g. from ``--set``) on top."""
-    tuned_agent, tuned, num_envs = env_defaults(config.env)
-    agent = config.agent or tuned_agent
+    agent, tuned, num_envs = env_defaults(config.env, config.agent)
     fam = family(agent)
     if config.agent_config is not None:
         base = config.agent_config
     else:
-        base = fam.config.from_strings(tuned if agent == tuned_agent else {})
+        base = fam.config.from_strings(tuned)
     agent_config = fam.config.from_strings(overrides or {}, base=base)
     num_envs = config.num_envs if config.num_envs is not None else num_envs
     return dataclasses.replace(config, agent=agent, agent_config=agent_config, num_envs=num_envs)
@@ -169,12 +189,19 @@ class _JitRunner:
 
 
 class _PythonRunner:
-    """One update at a time, Gymnasium envs stepped in Python (a population of one)."""
+    """One update at a time, Gymnasium envs stepped in Python (a population of one). For an
+    env with trials (``trials``), each episode's ``correct`` is a metric."""
 
-    def __init__(self, agent: Agent, num_envs: int, seed: int):
+    def __init__(self, agent: Agent, num_envs: int, seed: int, max_trial_steps: int | None):
         self.loop = PythonLoop(agent)
-        self.envs = [make_gym_env(agent.spec.env_id) for _ in range(num_envs)]
+        self.envs = [make_env(agent.spec.env_id, max_trial_steps) for _ in range(num_envs)]
         self.seed = seed
+        self.trials = env_trial_kind(agent.spec.env_id) is not None
+
+    @property
+    def trials_cut(self) -> int:
+        """Trials cut at their cap so far, over all envs (0 for an env without trials)."""
+        return sum(env.trials_cut for env in self.envs if isinstance(env, TrialsAsEpisodes))
 
     def run(self, state, keys, update: int, n: int):
         seeds = [_episode_seed(self.seed, update, i) for i in range(len(self.envs))]
@@ -182,6 +209,8 @@ class _PythonRunner:
             self.loop, self.envs, unstack(state, 0), jax.random.fold_in(keys[0], update), seeds
         )
         metrics = {"returns": batch.returns, "lengths": batch.lengths, **batch.metrics}
+        if self.trials:
+            metrics["correct"] = batch.correct
         return jax.tree.map(lambda x: x[None], member), {
             k: np.asarray(v)[None, None] for k, v in metrics.items()
         }
@@ -229,7 +258,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, overrides: dict | None = None):
         config = resolve_config(config, overrides)
         self.config = config
-        self.spec = make_env_spec(config.env)
+        self.spec = make_env_spec(config.env, config.max_trial_steps)
         self.agent = make_agent(config.agent, self.spec, config.agent_config)
         path = config.path
         if path == "auto":
@@ -254,7 +283,8 @@ class Trainer:
         if path == "jit":
             self.runner = _JitRunner(self.agent, config.num_envs, config.population)
         else:
-            self.runner = _PythonRunner(self.agent, config.num_envs, config.seed)
+            self.runner = _PythonRunner(self.agent, config.num_envs, config.seed, config.max_trial_steps)
+        self.trials = path == "python" and self.runner.trials
 
     @property
     def seeds(self) -> list[int]:
@@ -269,6 +299,12 @@ class Trainer:
         return self.runner.program(n).lower(self.initial_state, population_keys(self.seeds), 0)
 
     # ------------------------------------------------------------------ bookkeeping
+    def solved_at(self, rows: list[dict]) -> int | None:
+        """The episode (trial) at which ``rows`` first count as solved (see
+        ``agents.run_folder.solved_at``), or None."""
+        config = self.config
+        return solved_at(rows, self.threshold, config.solved_window, config.solved_correct)
+
     def summary(self, rows: list[list[dict]]) -> list[dict]:
         """One row per member: seed, swept values, episodes, final mean, solved episode."""
         w = self.config.solved_window
@@ -280,15 +316,15 @@ class Trainer:
             row[f"final_mean_{w}"] = (
                 float(np.mean([r["return"] for r in member_rows[-w:]])) if member_rows else ""
             )
-            at = solved_at(member_rows, self.threshold, w)
+            at = self.solved_at(member_rows)
             row["solved_at"] = "" if at is None else at
             summary.append(row)
         return summary
 
     def solved(self, rows: list[dict]) -> bool:
-        """Whether the mean return over ``solved_window`` consecutive episodes has reached the
-        threshold at some point of ``rows``."""
-        return solved_at(rows, self.threshold, self.config.solved_window) is not None
+        """Whether the mean return (for trials: the fraction correct) over ``solved_window``
+        consecutive episodes has reached the threshold at some point of ``rows``."""
+        return self.solved_at(rows) is not None
 
     def _resume(self) -> tuple:
         """``(state, update, rows)`` from the checkpoint, refusing one of another config
@@ -322,8 +358,9 @@ class Trainer:
             (status 130) instead of raising ``KeyboardInterrupt``; for commands.
 
         Returns:
-          ``{"state", "metrics", "solved_at" (episode or None), "seconds", "interrupted"}``;
-          for a population, ``state`` has a leading member axis and ``metrics`` and
+          ``{"state", "metrics", "solved_at" (episode or None), "seconds", "interrupted",
+          "trials_cut"}`` (trials cut at ``max_trial_steps`` in this call; 0 without
+          trials); for a population, ``state`` has a leading member axis and ``metrics`` and
           ``solved_at`` are lists over members.
         """
         config, population = self.config, self.config.population
@@ -358,7 +395,7 @@ class Trainer:
             for k, member_rows in enumerate(rows):
                 suffix = "" if population == 1 else f"-member{k}"
                 plot_run(self.out, member_rows, self.threshold, config.solved_window, suffix=suffix)
-        at = [solved_at(r, self.threshold, config.solved_window) for r in rows]
+        at = [self.solved_at(r) for r in rows]
         single = population == 1
         return {
             "state": unstack(state, 0) if single else state,
@@ -366,6 +403,7 @@ class Trainer:
             "solved_at": at[0] if single else at,
             "seconds": time.perf_counter() - start,
             "interrupted": result["interrupted"],
+            "trials_cut": self.runner.trials_cut if self.trials else 0,
         }
 
     def _loop(self, result: dict, keys, stop: _StopRequests, progress: bool, stop_after: int | None) -> None:
@@ -375,7 +413,7 @@ class Trainer:
         bar = tqdm(
             total=config.episodes,
             initial=len(rows[0]),
-            unit="ep",
+            unit="trial" if self.trials else "ep",
             disable=not progress,
             desc=f"{config.agent} {config.env}" + (f" x{population}" if population > 1 else ""),
         )
@@ -408,6 +446,8 @@ class Trainer:
 
     def _finished(self, rows: list[list[dict]]) -> bool:
         out_of_budget = len(rows[0]) >= self.config.episodes
+        if self.config.max_steps is not None:  # checked after each call
+            out_of_budget |= all(sum(r["steps"] for r in member) >= self.config.max_steps for member in rows)
         return out_of_budget or (self.config.stop_when_solved and all(self.solved(r) for r in rows))
 
     def _updates_this_call(self, update: int, episodes_done: int, stop_after: int | None) -> int:
@@ -428,18 +468,23 @@ class Trainer:
             "return": f"{np.mean([x['return'] for r in last for x in r]):.1f}",
             "avg100": f"{np.mean([np.mean([x['return'] for x in r[-100:]]) for r in rows]):.1f}",
         }
+        if "correct" in rows[0][-1]:
+            correct = [np.nan_to_num([x["correct"] for x in r[-100:]]).mean() for r in rows]
+            postfix["correct100"] = f"{np.mean(correct):.2f}"
         if "mean_abs_rpe" in rows[0][-1]:
             postfix["|rpe|"] = f"{np.mean([x['mean_abs_rpe'] for r in last for x in r]):.3f}"
         return postfix
 
 
 def _differences(saved: dict, now: dict) -> list[str]:
-    """``"name: saved -> now"`` for every field that differs (agent hyperparameters by name)."""
+    """``"name: saved -> now"`` for every field that differs (agent hyperparameters by name;
+    a field the saved config lacks, from an older rpe, at its default)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     differ = []
     for name in sorted(set(saved) | set(now)):
         if name in RESUMABLE_CHANGES:
             continue
-        a, b = saved.get(name), now.get(name)
+        a, b = saved.get(name, defaults.get(name)), now.get(name)
         if isinstance(a, dict) and isinstance(b, dict):
             differ += [
                 f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)

@@ -6,7 +6,10 @@ from envs.acrobot import Acrobot
 from envs.bandit import Bandit
 from envs.cartpole import CartPole
 from envs.conditioning import Conditioning
+from envs.context_integration import ContextIntegration
+from envs.dnms import DelayedNonMatch
 from envs.mountain_car import MountainCar
+from envs.partial_cartpole import CartPoleNoVelocity
 from envs.perceptual_decision import PerceptualDecision
 
 __all__ = ["JAX_ENVS"]
@@ -18,4 +21,7 @@ JAX_ENVS = {
     "Bandit-v0": Bandit,
     "Conditioning-v0": Conditioning,
     "PerceptualDecision-v0": PerceptualDecision,
+    "DelayedNonMatch-v0": DelayedNonMatch,
+    "ContextIntegration-v0": ContextIntegration,
+    "CartPoleNoVelocity-v1": CartPoleNoVelocity,
 }

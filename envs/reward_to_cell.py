@@ -8,17 +8,21 @@ After every ``step`` the wrapper writes the reward into the cell's ``reward`` co
   episode ended).
 
 When an episode ends (``terminated`` or ``truncated``, passed on unchanged and distinct) it
-calls ``evolve`` for that episode. A ``reset`` in the middle of an episode drops the
-unfinished episode's accumulators without folding them into ``mu``. The cell's ``mu``
-persists across episodes; reset the cell yourself to forget it.
+calls ``evolve`` for that episode; so does a trial's end (``info["new_trial"]``, neurogym's
+convention, where the env goes on into the next trial: see ``envs.trials``), once for a step
+that ends both. The trial-ending step's reward belongs to the trial that it ends. A
+``reset`` in the middle of an episode drops the unfinished episode's accumulators without
+folding them into ``mu``. The cell's ``mu`` persists across episodes; reset the cell
+yourself to forget it.
 
 Vector envs (``gymnasium.vector.VectorEnv``) need a cell with ``batch_size == num_envs``:
 row ``i`` follows sub-environment ``i``. In the ``NEXT_STEP`` autoreset mode, the step
 that resets a finished sub-environment (reward 0, not part of any episode) leaves its row
 untouched; in ``SAME_STEP`` every step counts; in ``DISABLED`` a finished row is frozen
-until ``reset``. Per-env values come as arrays ``(num_envs,)`` (``(num_envs, n_units)``
-for cells with several units) with the ``"_rpe"``/``"_mu"`` masks of Gymnasium's
-vector info convention.
+until ``reset``. A trial's end (``info["new_trial"]`` with its ``"_new_trial"`` mask) folds
+the row but does not freeze it: the sub-environment goes on into its next trial. Per-env
+values come as arrays ``(num_envs,)`` (``(num_envs, n_units)`` for cells with several
+units) with the ``"_rpe"``/``"_mu"`` masks of Gymnasium's vector info convention.
 
 A reward that is not a finite number raises ``ValueError`` naming the env; it is never
 written into the cell.
@@ -62,6 +66,15 @@ def _check_cell(cell, batch_size: int, what: str) -> RewardErrorCell:
     return cell
 
 
+def _trial_ends(info: dict, num_envs: int) -> np.ndarray:
+    """``(num_envs,)`` bool: the rows whose trial ended at this step (``info["new_trial"]``
+    where its ``"_new_trial"`` mask is set; all False when the envs report no trials)."""
+    if "new_trial" not in info:
+        return np.zeros(num_envs, dtype=bool)
+    mask = np.asarray(info.get("_new_trial", np.ones(num_envs, dtype=bool)), dtype=bool)
+    return np.asarray(info["new_trial"], dtype=bool) & mask
+
+
 def _drop_unfinished(cell: RewardErrorCell, rows=None) -> None:
     """Clear the episode accumulators of ``rows`` (all rows if None), keeping ``mu``."""
     state = cell.state
@@ -98,7 +111,7 @@ class RewardToCell(gym.Wrapper):
         cell.advance_state(dt=1.0)
         info = dict(info)
         rpe = _row_values(cell.rpe.get())
-        if terminated or truncated:
+        if terminated or truncated or bool(info.get("new_trial", False)):
             cell.evolve(dt=1.0)
         mu = _row_values(cell.mu.get())
         info["rpe"] = float(rpe[0]) if cell.n_units == 1 else rpe[0]
@@ -136,9 +149,10 @@ class VectorRewardToCell(gym.vector.VectorWrapper):
         r = finite_rewards(self, rewards, self.num_envs)
         active = ~self._inactive
         ended = np.asarray(terminated, dtype=bool) | np.asarray(truncated, dtype=bool)
+        folds = ended | _trial_ends(info, self.num_envs)
         cell = self.cell
         reward = jnp.broadcast_to(jnp.asarray(r)[:, None], (self.num_envs, cell.n_units))
-        cell.state = self._advance_rows(cell.state, reward, jnp.asarray(active), jnp.asarray(ended))
+        cell.state = self._advance_rows(cell.state, reward, jnp.asarray(active), jnp.asarray(folds))
         rpe = np.where(active[:, None], np.asarray(cell.rpe.get()), 0.0)
         info = dict(info)
         info["rpe"], info["_rpe"] = _row_values(rpe), active.copy()

@@ -6,6 +6,7 @@
     rpe train --out runs/x --resume                 # continue a stopped run, exactly
     rpe train --population 4 --sweep gamma=0.9,0.95,0.98,0.99
     rpe train --agent ac --list-hyperparameters     # every hyperparameter, its kind and value
+    rpe train --env neurogym:PerceptualDecisionMaking-v0 --trials 2000   # a trial env
 
 Without ``--agent``, the env's entry in ``agents/defaults.toml`` picks the agent and its tuned
 values (pg with its defaults for an env not listed). ``--set NAME=VALUE`` (repeatable) sets
@@ -13,6 +14,13 @@ any hyperparameter of the agent; ``--sweep NAME=v1,...,vN`` gives each of ``--po
 members (seeds SEED..SEED+N-1, trained at once by vmap on the jitted path) its own value of
 any numeric one. Env ids: registered Gymnasium ids, ``module:EnvId`` (imports ``module``
 first), and the JAX-native envs.
+
+Trial envs (neurogym's convention: trials end by ``info["new_trial"]``, the env never ends)
+train on the Python path, one trial per episode (``envs.trials.TrialsAsEpisodes``, each
+trial cut at ``--max-trial-steps``): ``--trials`` (``--episodes``) counts trials, metrics.csv
+has one row per trial with ``correct`` (from ``info["performance"]``), and a run is solved
+once ``--solved-correct`` of the last 100 trials are correct. ``--max-steps`` bounds the
+env steps of any run.
 
 The run folder (``--out``) gets config.json (every hyperparameter), metrics.csv (one row per
 episode, every metric the agent reports), learning_curve.png, rpe.png and checkpoint.npz
@@ -72,7 +80,24 @@ def build_parser() -> OneLineParser:
     )
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument(
-        "--episodes", type=int, default=d.episodes, help="episode budget (stops early if solved)"
+        "--episodes",
+        "--trials",
+        type=int,
+        default=d.episodes,
+        help="episode (trial) budget (stops early if solved)",
+    )
+    parser.add_argument("--max-steps", type=int, default=None, help="env-step budget (default: none)")
+    parser.add_argument(
+        "--max-trial-steps",
+        type=int,
+        default=None,
+        help="a trial env's longest trial, in steps (default: its metadata's, else 1000)",
+    )
+    parser.add_argument(
+        "--solved-correct",
+        type=float,
+        default=d.solved_correct,
+        help=f"fraction of the last 100 trials correct that solves a trial env (default {d.solved_correct})",
     )
     parser.add_argument(
         "--num-envs", type=int, default=None, help="parallel episodes per update (default: the env's, else 8)"
@@ -115,6 +140,9 @@ def parse_args(argv=None) -> tuple[Trainer | None, object]:
             env=args.env,
             seed=args.seed,
             episodes=args.episodes,
+            max_steps=args.max_steps,
+            max_trial_steps=args.max_trial_steps,
+            solved_correct=args.solved_correct,
             num_envs=args.num_envs,
             path=args.path,
             out=args.out or f"runs/{agent}-{args.env.replace(':', '-')}-seed{args.seed}",
@@ -130,7 +158,7 @@ def parse_args(argv=None) -> tuple[Trainer | None, object]:
 
 
 def _list_hyperparameters(args, overrides) -> None:
-    make_env_spec(args.env)  # an unknown env is an error here too
+    make_env_spec(args.env, args.max_trial_steps)  # an unknown env is an error here too
     config = resolve_config(TrainConfig(agent=args.agent, env=args.env), overrides)
     fields = family(config.agent).config.__dataclass_fields__
     rows = [
@@ -160,10 +188,17 @@ def main(argv=None) -> dict | None:
         print(f"rpe train: error: {trainer.out}: {error}", file=sys.stderr)
         raise SystemExit(1) from None
     population = trainer.config.population
-    if result["interrupted"]:
-        done = len(result["metrics"][0] if population > 1 else result["metrics"])
+    first = result["metrics"][0] if population > 1 else result["metrics"]
+    unit = "trials" if trainer.trials or (first and "correct" in first[0]) else "episodes"
+    if result["trials_cut"]:
         print(
-            f"interrupted after {done} episodes; checkpoint saved in {trainer.out}. "
+            f"rpe train: {result['trials_cut']} trials reached max_trial_steps "
+            f"({trainer.spec.horizon}) and were cut (correct: nan); raise --max-trial-steps",
+            file=sys.stderr,
+        )
+    if result["interrupted"]:
+        print(
+            f"interrupted after {len(first)} {unit}; checkpoint saved in {trainer.out}. "
             "Resume: run the same command with --resume",
             file=sys.stderr,
         )
@@ -178,19 +213,32 @@ def main(argv=None) -> dict | None:
         print(f"{result['seconds']:.1f} s ({trainer.path} path); run folder: {trainer.out} (summary.csv)")
         return result
     rows = result["metrics"]
-    last = np.mean([r["return"] for r in rows[-100:]]) if rows else float("nan")
-    solved = result["solved_at"]
-    status = f"solved at episode {solved}" if solved else "not solved"
-    threshold = "" if trainer.threshold is None else f" (threshold {trainer.threshold:g})"
     print(
-        f"{trainer.config.agent} on {trainer.config.env}: {status}{threshold}; "
-        f"mean return of the last 100 episodes {last:.1f}; {len(rows)} episodes, "
+        f"{trainer.config.agent} on {trainer.config.env}: {_outcome(trainer, result)}; {len(rows)} {unit}, "
         f"{sum(r['steps'] for r in rows)} env steps, {result['seconds']:.1f} s ({trainer.path} path)"
     )
     print(
         f"run folder: {trainer.out}  (config.json, metrics.csv, learning_curve.png, rpe.png, checkpoint.npz)"
     )
     return result
+
+
+def _outcome(trainer: Trainer, result: dict) -> str:
+    """``solved at ... (criterion); <the score of the last 100 episodes or trials>``."""
+    rows, solved = result["metrics"], result["solved_at"]
+    last = rows[-100:]
+    if rows and "correct" in rows[0]:
+        status = f"solved at trial {solved}" if solved else "not solved"
+        fraction = np.mean(np.nan_to_num([r["correct"] for r in last]))
+        mean = np.mean([r["return"] for r in last])
+        return (
+            f"{status} (fraction correct {trainer.config.solved_correct:g}); "
+            f"{fraction:.2f} of the last 100 trials correct, mean return {mean:.2f}"
+        )
+    status = f"solved at episode {solved}" if solved else "not solved"
+    threshold = "" if trainer.threshold is None else f" (threshold {trainer.threshold:g})"
+    mean = np.mean([r["return"] for r in last]) if rows else float("nan")
+    return f"{status}{threshold}; mean return of the last 100 episodes {mean:.1f}"
 
 
 def enable_compilation_cache() -> None:
