@@ -49,6 +49,12 @@ eta_out_scale`` (MAP propagation's deeper layers learn a thousand times slower),
 linearly to ``eta_final_scale`` of themselves over ``anneal_steps`` updates. At a time limit
 the critic bootstraps from the real next observation.
 
+**Curiosity** (optional, ``model_hidden > 0``, for envs with finite observation bounds): a
+predictive-coding world model (``agents.ngc_world_model``, as ``ac``'s) predicts the change
+of the observation from the observation and the action; its energy after settling, divided
+by the largest so far, times ``curiosity``, is added to the reward (active neural generative
+coding, Ororbia & Mali 2022).
+
 Without ``h`` the rule is the REINFORCE actor-critic of a linear-softmax policy; the settled
 errors ``d_l`` approach what backprop would send down as ``var_l`` shrinks (Whittington &
 Bogacz 2017), but every quantity a synapse reads is local: its presynaptic rate, its
@@ -72,6 +78,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from agents.contract import Agent, AgentConfig, EnvSpec, Transition, numeric, structural
+from agents.ngc_world_model import NGCWorldModel, NGCWorldModelState
 from envs.decoders import decoder_for
 from rpe import functional as kernels
 from rpe.activations import get_activation
@@ -118,6 +125,10 @@ class PCActorCriticConfig(AgentConfig):
     activation: str = structural(
         "softplus", choices=("softplus", "relu", "tanh", "identity"), doc="f of the hidden units"
     )
+    curiosity: float = numeric(0.0, low=0.0, doc="weight of the world model's epistemic reward")
+    eta_model: float = numeric(0.02, low=0.0, doc="world-model learning rate")
+    model_scale: float = numeric(10.0, low=0.0, doc="scale of the world model's target")
+    model_hidden: int = structural(0, low=0, doc="world-model hidden units; 0: no world model")
 
 
 class Network(NamedTuple):
@@ -130,11 +141,14 @@ class Network(NamedTuple):
 
 
 class PCActorCriticState(NamedTuple):
-    """Actor and critic :class:`Network` s, the update count, the hyperparameters ``hp``."""
+    """Actor and critic :class:`Network` s, the update count, the world model (None
+    without one) and the largest surprise so far, the hyperparameters ``hp``."""
 
     actor: Network
     critic: Network
     count: jax.Array
+    model: NGCWorldModelState | None
+    surprise_max: jax.Array
     hp: dict
 
 
@@ -147,6 +161,7 @@ class PCActorCriticCarry(NamedTuple):
     steps: jax.Array
     sum_abs_rpe: jax.Array
     first_value: jax.Array
+    sum_epistemic: jax.Array
 
 
 class Settled(NamedTuple):
@@ -262,15 +277,41 @@ def pc_actor_critic(spec: EnvSpec, config: PCActorCriticConfig | None = None) ->
         obs = jnp.asarray(obs, jnp.float32)
         return (obs - centre) / half if c.scale_obs else obs
 
+    world_model = None
+    if c.model_hidden:
+        if not finite.all():
+            raise ValueError(
+                f"{env}: the pc-ac world model (model_hidden > 0) needs finite observation bounds"
+            )
+        world_model = NGCWorldModel(int(space.shape[0]) + n_out + 1, int(space.shape[0]), c.model_hidden)
+
     def init(key, hp):
         """Random actor and critic (Glorot), zero moments, no updates yet."""
-        k_actor, k_critic = jax.random.split(key)
+        k_actor, k_critic, k_model = jax.random.split(key, 3)
         return PCActorCriticState(
             actor=_init_network(k_actor, sizes),
             critic=_init_network(k_critic, (*sizes[:-1], 1)),
             count=jnp.zeros((), jnp.float32),
+            model=None if world_model is None else world_model.init(k_model),
+            surprise_max=jnp.zeros((), jnp.float32),
             hp=dict(hp),
         )
+
+    def epistemic(state, tr, alive):
+        """The world model's surprise at this transition as a reward, ``curiosity L / max L``
+        (as ``ac``: active neural generative coding, Ororbia & Mali 2022), and its update."""
+        if world_model is None:
+            return jnp.zeros_like(alive), state.model, state.surprise_max
+        hp = state.hp
+        action = jax.nn.one_hot(tr.action, n_out) if discrete else jnp.tanh(tr.action)
+        scaled, scaled_next = (tr.obs - centre) / half, (tr.next_obs - centre) / half  # in [-1, 1]
+        x = jnp.concatenate([scaled, action, jnp.ones_like(alive[:, None])], axis=1)
+        y = hp["model_scale"] * (scaled_next - scaled) / 2.0
+        settled = world_model.settle(state.model, x, y)
+        surprise = settled.energy * alive
+        surprise_max = jnp.maximum(state.surprise_max, jnp.max(surprise))
+        reward = hp["curiosity"] * surprise / jnp.maximum(surprise_max, 1e-8)
+        return reward, world_model.update(state.model, x, settled, alive, eta=hp["eta_model"]), surprise_max
 
     def act(state, carry, obs, key):
         """Sample every hidden unit, then the action."""
@@ -301,7 +342,7 @@ def pc_actor_critic(spec: EnvSpec, config: PCActorCriticConfig | None = None) ->
 
         zeros = jnp.zeros((n_episodes,), jnp.float32)
         return PCActorCriticCarry(
-            per_episode(state.actor.weights), per_episode(state.critic.weights), zeros, zeros, zeros
+            per_episode(state.actor.weights), per_episode(state.critic.weights), zeros, zeros, zeros, zeros
         )
 
     def actor_error(hp, action):
@@ -351,8 +392,9 @@ def pc_actor_critic(spec: EnvSpec, config: PCActorCriticConfig | None = None) ->
         reward = jnp.where(
             hp["reward_clip"] > 0, jnp.clip(tr.reward, -hp["reward_clip"], hp["reward_clip"]), tr.reward
         )
+        bonus, model, surprise_max = epistemic(state, tr, alive)
         discount = hp["gamma"] * (1.0 - tr.terminated)
-        delta = kernels.td_error(reward, discount, v_now, v_next, mask=alive).dvalue
+        delta = kernels.td_error(reward + bonus, discount, v_now, v_next, mask=alive).dvalue
         actor = settle(
             state.actor.weights,
             x,
@@ -391,13 +433,17 @@ def pc_actor_critic(spec: EnvSpec, config: PCActorCriticConfig | None = None) ->
             steps=carry.steps + alive,
             sum_abs_rpe=carry.sum_abs_rpe + jnp.abs(delta),
             first_value=jnp.where(carry.steps == 0, v_now, carry.first_value),
+            sum_epistemic=carry.sum_epistemic + bonus * alive,
         )
-        return PCActorCriticState(new_actor, new_critic, count, hp), carry
+        return PCActorCriticState(new_actor, new_critic, count, model, surprise_max, hp), carry
 
     def learn(state, carry, traj):
         """Per episode: ``mean_abs_rpe`` and ``reward_prediction`` (``V`` of the first state)."""
         n = jnp.maximum(carry.steps, 1.0)
-        return state, {"mean_abs_rpe": carry.sum_abs_rpe / n, "reward_prediction": carry.first_value}
+        metrics = {"mean_abs_rpe": carry.sum_abs_rpe / n, "reward_prediction": carry.first_value}
+        if world_model is not None:
+            metrics["epistemic_reward"] = carry.sum_epistemic / n
+        return state, metrics
 
     def activity(state, obs):
         """The mean rates of the actor's and the critic's hidden populations and ``V``."""

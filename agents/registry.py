@@ -94,9 +94,14 @@ def _load_defaults() -> dict:
     return tomllib.loads(text)
 
 
-def env_defaults(env_id: str) -> EnvDefaults:
-    """The tuned settings of ``env_id`` from ``defaults.toml``; for an env it does not list,
-    :data:`DEFAULT_AGENT` with its defaults and :data:`DEFAULT_NUM_ENVS`."""
+def env_defaults(env_id: str, agent: str | None = None) -> EnvDefaults:
+    """The tuned settings of ``agent`` (default: the env's own agent) on ``env_id`` from
+    ``defaults.toml``: the agent's sub-table of hyperparameters, whose ``num_envs`` (if any)
+    sets the episodes per update; else the env's ``num_envs`` for its own agent. For an env
+    it does not list, :data:`DEFAULT_AGENT` with its defaults and :data:`DEFAULT_NUM_ENVS`."""
     entry = _load_defaults().get(env_id, {})
-    agent = entry.get("agent", DEFAULT_AGENT)
-    return EnvDefaults(agent, dict(entry.get(agent, {})), int(entry.get("num_envs", DEFAULT_NUM_ENVS)))
+    own = entry.get("agent", DEFAULT_AGENT)
+    agent = agent or own
+    table = dict(entry.get(agent, {}))
+    fallback = entry.get("num_envs", DEFAULT_NUM_ENVS) if agent == own else DEFAULT_NUM_ENVS
+    return EnvDefaults(agent, table, int(table.pop("num_envs", fallback)))

@@ -217,3 +217,14 @@ def test_benchmark_rows_run_and_report_ratios():
     # reference folded away would be ~100x faster.
     assert row["train s"] > 0 and row["reference s"] > 0
     assert 0.02 < row["ratio"] < 3.0
+
+
+def test_benchmark_learning_anchor_statistics_by_hand():
+    bench = load("benchmark_learning")
+    to_500 = bench.Anchor("CartPole-v1", "episodes_to", 500, 170, "x", 1000)
+    returns = np.r_[np.full(30, 20.0), np.full(120, 500.0)]
+    assert to_500.score(returns) == 130.0  # the window of episodes 31..130 is the first all-500 one
+    assert to_500.score(np.full(150, 499.0)) == np.inf and not to_500.met(np.inf)
+    first = bench.Anchor("Acrobot-v1", "mean_first", 4, -100, "x", 500)
+    assert first.score(np.asarray([-200.0, -100.0, -60.0, -40.0, -500.0])) == -100.0
+    assert first.met(-100.0) and not first.met(-100.5) and to_500.met(170.0)
