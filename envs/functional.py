@@ -99,5 +99,20 @@ def make(name: str, **options) -> gym.Env:
         raise ValueError(f"name: unknown JAX-native env {name!r}; expected one of {sorted(JAX_ENVS)}")
     func_env = JAX_ENVS[name](**options)
     spec = gym.envs.registration.EnvSpec(id=f"rpe/{name}", max_episode_steps=func_env.max_episode_steps)
-    env = FunctionalJaxEnv(func_env, spec=spec)
+    env = _PlainInfo(FunctionalJaxEnv(func_env, spec=spec))
+    if hasattr(func_env, "trial_steps"):  # a trial task: one trial per episode (envs.trials)
+        env.metadata = {**env.metadata, "trials": "episodic"}
     return TimeLimit(env, max_episode_steps=func_env.max_episode_steps)
+
+
+class _PlainInfo(gym.Wrapper):
+    """``info`` values that are 0-d arrays (a trial task's ``new_trial``, ``performance``,
+    ``gt``) as Python scalars, as Gymnasium's vector envs and neurogym's users expect."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {k: _plain(v) for k, v in info.items()}
+
+
+def _plain(value):
+    return value.item() if getattr(value, "ndim", None) == 0 else value

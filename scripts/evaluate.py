@@ -19,11 +19,10 @@ import jax
 import numpy as np
 
 from agents.checkpoint import read_checkpoint, read_meta
-from agents.env_spec import make_env_spec
+from agents.env_spec import make_env, make_env_spec
 from agents.population import init_population, unstack
 from agents.registry import family, make_agent
 from agents.rollout import PythonLoop, python_rollout
-from envs.gym_ids import make_gym_env
 
 
 def load_agent(checkpoint: str, member: int = 0):
@@ -40,7 +39,8 @@ def load_agent(checkpoint: str, member: int = 0):
         raise ValueError(f"{checkpoint}: its config cannot be read ({error})") from None
     if not 0 <= member < population:
         raise ValueError(f"member: expected 0 <= member < {population} (the checkpoint's population)")
-    agent = make_agent(name, make_env_spec(env_id), agent_config)
+    max_trial_steps = config.get("max_trial_steps")  # a trial env of neurogym's convention
+    agent = make_agent(name, make_env_spec(env_id, max_trial_steps=max_trial_steps), agent_config)
     template = init_population(agent, [seed + k for k in range(population)])
     state, _ = read_checkpoint(checkpoint, template, agent=name)
     return agent, unstack(state, member)
@@ -54,7 +54,8 @@ def evaluate(
     agent, state = load_agent(checkpoint, member)
     loop = PythonLoop(agent, greedy=greedy)
     batch = min(10, episodes)
-    envs = [make_gym_env(agent.spec.env_id) for _ in range(batch)]
+    max_trial_steps = read_meta(checkpoint)[0]["config"].get("max_trial_steps")
+    envs = [make_env(agent.spec.env_id, max_trial_steps) for _ in range(batch)]
     returns = []
     for start in range(0, episodes, batch):
         n = min(batch, episodes - start)

@@ -27,16 +27,16 @@ import jax
 import numpy as np
 
 from agents.checkpoint import read_meta
+from agents.env_spec import make_env
 from agents.population import init_population, unstack
 from agents.rollout import PythonLoop
-from envs.gym_ids import make_gym_env
 
 
 def play(agent, state, seed: int):
     """One sampled episode of the Gymnasium env: observations ``(T + 1, D)`` (the last one
     reached), rewards ``(T,)`` and whether it ended by termination."""
     loop = PythonLoop(agent)
-    env = make_gym_env(agent.spec.env_id)
+    env = make_env(agent.spec.env_id)
     obs, _ = env.reset(seed=seed)
     carry = loop.begin(state, 1)
     key = jax.random.key(seed)
