@@ -188,7 +188,7 @@ def row_solve(seeds: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(seeds):
             jax.clear_caches()
-            config = TrainConfig(seed=seed, out=f"{tmp}/{seed}", checkpoint_every=10_000)
+            config = TrainConfig(agent="pg", seed=seed, out=f"{tmp}/{seed}", checkpoint_every=10_000)
             trainer = Trainer(config)
             start = time.perf_counter()
             result = trainer.run(progress=False)

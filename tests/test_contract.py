@@ -194,10 +194,21 @@ def test_module_colon_env_id_imports_the_module_that_registers_it(tmp_path, monk
 
 
 def test_the_tuned_defaults_pick_an_agent_per_env():
-    assert Trainer(TrainConfig(env="Acrobot-v1")).agent.name == "ac"
+    assert Trainer(TrainConfig(env="Acrobot-v1")).agent.name == "pc-ac"
     assert Trainer(TrainConfig(env="MountainCar-v0")).agent.name == "ac"
-    assert Trainer(TrainConfig(env="CartPole-v1")).agent.name == "pg"
+    assert Trainer(TrainConfig(env="CartPole-v1")).agent.name == "pc-ac"
     assert Trainer(TrainConfig(env="Pendulum-v1", path="python")).agent.name == "pg"  # not listed
+
+
+def test_an_agents_table_in_the_defaults_applies_whenever_that_agent_runs():
+    from agents.training import resolve_config
+
+    own = resolve_config(TrainConfig(env="CartPole-v1"))
+    assert (own.agent, own.num_envs, own.agent_config.temperature) == ("pc-ac", 1, 1.0)
+    other = resolve_config(TrainConfig(agent="pg", env="CartPole-v1"))
+    assert other.num_envs == 8 and other.agent_config == PolicyGradientConfig()
+    chosen = resolve_config(TrainConfig(agent="pc-ac", env="Acrobot-v1", num_envs=3))
+    assert chosen.num_envs == 3 and chosen.agent_config.temperature == 4.0  # the table, then the call
 
 
 def test_an_agent_that_does_not_observe_is_not_called_after_each_step(tmp_path):

@@ -278,3 +278,18 @@ def test_population_command_writes_the_figure_and_refuses_agents_without_activit
     with pytest.raises(SystemExit) as exit_info:
         main([str(tmp_path / "pg")])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("env", "episodes", "target"), [("CartPole-v1", 300, 450.0), ("Acrobot-v1", 250, -110.0)]
+)
+def test_solves_cartpole_and_acrobot_with_the_tuned_defaults(tmp_path, env, episodes, target):
+    """The tuned defaults of agents/defaults.toml: the mean of the last 50 episodes."""
+    result = Trainer(
+        TrainConfig(
+            agent="pc-ac", env=env, seed=0, episodes=episodes, out=str(tmp_path), stop_when_solved=False
+        )
+    ).run(progress=False)
+    returns = [row["return"] for row in result["metrics"]]
+    assert np.mean(returns[-50:]) >= target

@@ -52,16 +52,21 @@ def test_population_input_errors_name_the_argument():
     with pytest.raises(ValueError, match="sweep: eta has 1 values for a population of 2"):
         init_population(agent, [0, 1], {"eta": [0.1]})
     with pytest.raises(ValueError, match="sweep: eta has 1 values for a population of 2"):
-        Trainer(TrainConfig(population=2, sweep=(("eta", (0.1,)),)))
+        Trainer(TrainConfig(agent="pg", population=2, sweep=(("eta", (0.1,)),)))
     with pytest.raises(ValueError, match="population: populations train on the jitted path"):
-        Trainer(TrainConfig(population=2, path="python"))
+        Trainer(TrainConfig(agent="pg", population=2, path="python"))
     with pytest.raises(ValueError, match="cannot be split evenly"):
         shard_population(np.zeros((3, 2)), devices=[jax.devices()[0]] * 2)
 
 
 def test_the_train_command_writes_one_metrics_file_per_member_and_a_summary(tmp_path):
     config = TrainConfig(
-        episodes=16, num_envs=4, population=3, sweep=(("eta", (0.01, 0.05, 0.1)),), out=str(tmp_path)
+        agent="pg",
+        episodes=16,
+        num_envs=4,
+        population=3,
+        sweep=(("eta", (0.01, 0.05, 0.1)),),
+        out=str(tmp_path),
     )
     result = Trainer(config).run(progress=False)
     assert len(result["metrics"]) == 3 and all(len(m) == 16 for m in result["metrics"])
@@ -112,7 +117,9 @@ def test_evaluate_picks_a_member_of_a_population_checkpoint(tmp_path):
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import evaluate
 
-    Trainer(TrainConfig(episodes=8, num_envs=4, population=2, out=str(tmp_path))).run(progress=False)
+    Trainer(TrainConfig(agent="pg", episodes=8, num_envs=4, population=2, out=str(tmp_path))).run(
+        progress=False
+    )
     returns = evaluate.evaluate(str(tmp_path / "checkpoint.npz"), episodes=3, member=1)
     assert returns.shape == (3,) and np.all(returns >= 1)  # CartPole pays 1 per step taken
     with pytest.raises(ValueError, match="member: expected 0 <= member < 2"):

@@ -34,7 +34,18 @@ def assert_same_state(a, b):
 def test_train_command_writes_the_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     result = train_script.main(
-        ["--episodes", "24", "--out", str(out), "--quiet", "--no-stop", "--set", "gamma=0.98"]
+        [
+            "--agent",
+            "pg",
+            "--episodes",
+            "24",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-stop",
+            "--set",
+            "gamma=0.98",
+        ]
     )
     printed = capsys.readouterr().out
     assert "pg on CartPole-v1" in printed and "run folder" in printed
@@ -64,14 +75,14 @@ def test_every_metric_the_agent_reports_reaches_metrics_csv(tmp_path):
 
 def test_python_loop_path_on_a_real_gymnasium_env(tmp_path):
     config = TrainConfig(
-        path="python", episodes=6, num_envs=3, out=str(tmp_path / "py"), stop_when_solved=False
+        agent="pg", path="python", episodes=6, num_envs=3, out=str(tmp_path / "py"), stop_when_solved=False
     )
     result = Trainer(config).run(progress=False)
     assert len(result["metrics"]) == 6 and all(r["steps"] >= 8 for r in result["metrics"])
 
 
 def test_checkpoint_round_trip_and_evaluation(tmp_path, capsys):
-    config = TrainConfig(episodes=16, out=str(tmp_path / "rt"), stop_when_solved=False)
+    config = TrainConfig(agent="pg", episodes=16, out=str(tmp_path / "rt"), stop_when_solved=False)
     result = Trainer(config).run(progress=False)
     meta, _ = read_meta(tmp_path / "rt" / "checkpoint.npz")
     assert meta["update"] == 2 and len(meta["metrics"][0]) == 16 and meta["agent"] == "pg"
@@ -84,8 +95,8 @@ def test_checkpoint_round_trip_and_evaluation(tmp_path, capsys):
 @pytest.mark.parametrize("path", ["jit", "python"])
 def test_resume_after_an_interrupt_equals_an_uninterrupted_run(tmp_path, path):
     kwargs = {"episodes": 24, "num_envs": 4, "path": path, "stop_when_solved": False, "checkpoint_every": 2}
-    whole = Trainer(TrainConfig(out=str(tmp_path / "whole"), **kwargs)).run(progress=False)
-    part = TrainConfig(out=str(tmp_path / "part"), **kwargs)
+    whole = Trainer(TrainConfig(agent="pg", out=str(tmp_path / "whole"), **kwargs)).run(progress=False)
+    part = TrainConfig(agent="pg", out=str(tmp_path / "part"), **kwargs)
     stopped = Trainer(part).run(progress=False, stop_after=3)
     assert stopped["interrupted"] and len(stopped["metrics"]) == 12
     resumed = Trainer(part).run(progress=False, resume=True)
@@ -94,9 +105,11 @@ def test_resume_after_an_interrupt_equals_an_uninterrupted_run(tmp_path, path):
 
 
 def test_resume_refuses_a_checkpoint_of_another_configuration_naming_the_fields(tmp_path):
-    Trainer(TrainConfig(episodes=8, out=str(tmp_path / "r"), stop_when_solved=False)).run(progress=False)
+    Trainer(TrainConfig(agent="pg", episodes=8, out=str(tmp_path / "r"), stop_when_solved=False)).run(
+        progress=False
+    )
     with pytest.raises(ValueError, match=r"eta: 0.05 -> 0.1; seed: 0 -> 1"):
-        Trainer(TrainConfig(episodes=8, seed=1, out=str(tmp_path / "r")), {"eta": "0.1"}).run(
+        Trainer(TrainConfig(agent="pg", episodes=8, seed=1, out=str(tmp_path / "r")), {"eta": "0.1"}).run(
             progress=False, resume=True
         )
     # A change of env or population is named too, before the arrays (of other shapes) are read.
@@ -105,16 +118,16 @@ def test_resume_refuses_a_checkpoint_of_another_configuration_naming_the_fields(
             progress=False, resume=True
         )
     with pytest.raises(ValueError, match=r"population: 1 -> 2"):
-        Trainer(TrainConfig(episodes=8, population=2, out=str(tmp_path / "r"))).run(
+        Trainer(TrainConfig(agent="pg", episodes=8, population=2, out=str(tmp_path / "r"))).run(
             progress=False, resume=True
         )
     # A larger budget is not a different run: it resumes.
-    longer = Trainer(TrainConfig(episodes=16, out=str(tmp_path / "r"), stop_when_solved=False))
+    longer = Trainer(TrainConfig(agent="pg", episodes=16, out=str(tmp_path / "r"), stop_when_solved=False))
     assert len(longer.run(progress=False, resume=True)["metrics"]) == 16
 
 
 def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
-    trainer = Trainer(TrainConfig(episodes=8, out=str(tmp_path / "a"), stop_when_solved=False))
+    trainer = Trainer(TrainConfig(agent="pg", episodes=8, out=str(tmp_path / "a"), stop_when_solved=False))
     trainer.run(progress=False)
     before = (tmp_path / "a" / "checkpoint.npz").read_bytes()
 
@@ -131,7 +144,12 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch)
 
 def _run(argv, **kwargs):
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train.py"), *argv],
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "train.py"),
+            *([] if "--agent" in argv else ["--agent", "pg"]),
+            *argv,
+        ],
         capture_output=True,
         text=True,
         timeout=240,
@@ -181,7 +199,7 @@ def test_bad_input_is_one_line_and_exit_status_2_and_writes_nothing(argv, messag
 def test_bad_input_is_reported_before_anything_is_written(argv, message, tmp_path, capsys):
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as info:
-        train_script.parse_args([*argv, "--out", str(out)])
+        train_script.parse_args([*([] if "--agent" in argv else ["--agent", "pg"]), *argv, "--out", str(out)])
     assert info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
@@ -198,7 +216,7 @@ def test_box2d_envs_train_or_say_what_to_install(tmp_path, capsys):
         assert 'pip install -e ".[box2d]"' in capsys.readouterr().err
         return
     config = TrainConfig(
-        env="LunarLander-v3", episodes=2, num_envs=2, out=str(tmp_path), stop_when_solved=False
+        agent="pg", env="LunarLander-v3", episodes=2, num_envs=2, out=str(tmp_path), stop_when_solved=False
     )
     result = Trainer(config).run(progress=False)
     assert len(result["metrics"]) == 2
@@ -213,12 +231,14 @@ def test_box2d_envs_train_or_say_what_to_install(tmp_path, capsys):
 )
 def test_a_damaged_checkpoint_is_one_line_naming_the_file(tmp_path, damage, message, capsys):
     out = tmp_path / "d"
-    Trainer(TrainConfig(episodes=8, out=str(out), stop_when_solved=False)).run(progress=False)
+    Trainer(TrainConfig(agent="pg", episodes=8, out=str(out), stop_when_solved=False)).run(progress=False)
     path = out / "checkpoint.npz"
     path.write_bytes(damage(path.read_bytes()))
     for command in (
         lambda: evaluate_script.main([str(path), "--episodes", "1"]),
-        lambda: train_script.main(["--episodes", "8", "--out", str(out), "--resume", "--quiet"]),
+        lambda: train_script.main(
+            ["--agent", "pg", "--episodes", "8", "--out", str(out), "--resume", "--quiet"]
+        ),
     ):
         with pytest.raises(SystemExit) as info:
             command()
@@ -230,7 +250,7 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(tmp_path, damage, mess
 def test_a_pickle_checkpoint_is_never_opened_and_a_file_is_no_run_folder(tmp_path, capsys):
     (tmp_path / "checkpoint.pkl").write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")  # would run code
     with pytest.raises(SystemExit) as info:
-        train_script.main(["--episodes", "8", "--out", str(tmp_path), "--resume", "--quiet"])
+        train_script.main(["--agent", "pg", "--episodes", "8", "--out", str(tmp_path), "--resume", "--quiet"])
     assert info.value.code == 2 and "a pickle checkpoint of an older rpe" in capsys.readouterr().err
     (tmp_path / "afile").write_text("x")
     with pytest.raises(SystemExit) as info:
@@ -249,7 +269,7 @@ def test_a_checkpoint_for_another_agent_or_format_version_is_refused(tmp_path, c
     trainer.run(progress=False)
     argv = ["--agent", "ac", "--env", "MountainCar-v0", "--episodes", "8", "--out", str(tmp_path), "--resume"]
     with pytest.raises(SystemExit):
-        train_script.main([*argv, "--quiet"])
+        train_script.main(["--agent", "pg", *argv, "--quiet"])
     assert "agent: 'pg' -> 'ac'" in capsys.readouterr().err
     path = tmp_path / "checkpoint.npz"
     ac = make_agent("ac", trainer.spec)
@@ -268,7 +288,16 @@ def test_a_checkpoint_for_another_agent_or_format_version_is_refused(tmp_path, c
     assert f"{path}: checkpoint format version 3, this rpe reads version 99" in err[0]
 
 
-TRAIN = [sys.executable, str(ROOT / "scripts" / "train.py"), "--seed", "7", "--no-stop", "--quiet"]
+TRAIN = [
+    sys.executable,
+    str(ROOT / "scripts" / "train.py"),
+    "--agent",
+    "pg",
+    "--seed",
+    "7",
+    "--no-stop",
+    "--quiet",
+]
 
 
 def _metrics(path):
@@ -410,6 +439,6 @@ def test_the_rpe_command_dispatches_to_the_scripts(tmp_path, capsys):
         cli.main(["trian"])
     assert info.value.code == 2 and "unknown command 'trian'" in capsys.readouterr().err
     cli.main(["train", "--episodes", "8", "--out", str(tmp_path), "--quiet", "--no-stop"])
-    assert "pg on CartPole-v1" in capsys.readouterr().out and (tmp_path / "checkpoint.npz").is_file()
+    assert "pc-ac on CartPole-v1" in capsys.readouterr().out and (tmp_path / "checkpoint.npz").is_file()
     signal.signal(signal.SIGINT, signal.default_int_handler)  # cli installed its own
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
