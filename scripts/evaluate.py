@@ -1,6 +1,6 @@
 """Evaluate a trained agent: load a checkpoint, run N episodes, print mean and std of the return.
 
-rpe evaluate runs/pg-CartPole-v1-seed0/checkpoint.npz --episodes 100 [--greedy] [--member K]
+rpe evaluate runs/pc-ac-CartPole-v1-seed0/checkpoint.npz --episodes 100 [--greedy] [--member K]
 """
 
 from __future__ import annotations
