@@ -40,6 +40,7 @@ eligibility trace (``rpe.functional.eligibility_trace`` with ``exp(-dt / tau_e) 
 lambda``; pre = the settled activity below, post = ``d_l``)::
 
     delta = r + gamma (1 - terminated) V(obs') - V(obs),        V = the critic's mean output
+    r     = clip(reward_scale reward, +-reward_clip)  (+ the epistemic reward, below)
     Z_l  <- gamma lambda Z_l + h_l-1^T d_l                      (per episode; reset at its end)
     W_l  += adaptive_step(mean_episodes(delta Z_l), eta_l)      (rpe.functional.adaptive_step)
 
@@ -116,6 +117,7 @@ class PCActorCriticConfig(AgentConfig):
     critic_var_out: float = numeric(0.1, low=0.0, low_open=True, doc="critic: output variance")
     settle_rate: float = numeric(0.5, low=0.0, high=1.0, low_open=True, doc="settling dt/tau per var")
     reward_clip: float = numeric(0.0, low=0.0, doc="clip rewards to +-this; 0: no clip")
+    reward_scale: float = numeric(1.0, low=0.0, low_open=True, doc="factor on the task reward")
     adam_beta1: float = numeric(0.9, low=0.0, high=1.0, high_open=True, doc="first-moment decay")
     adam_beta2: float = numeric(0.999, low=0.0, high=1.0, high_open=True, doc="second-moment decay")
     hidden1: int = structural(64, low=1, doc="units of the first hidden population")
@@ -389,8 +391,9 @@ def pc_actor_critic(spec: EnvSpec, config: PCActorCriticConfig | None = None) ->
         x = inputs(tr.obs)
         v_now = value(state.critic.weights, tr.obs)
         v_next = value(state.critic.weights, tr.next_obs)
+        scaled = hp["reward_scale"] * tr.reward
         reward = jnp.where(
-            hp["reward_clip"] > 0, jnp.clip(tr.reward, -hp["reward_clip"], hp["reward_clip"]), tr.reward
+            hp["reward_clip"] > 0, jnp.clip(scaled, -hp["reward_clip"], hp["reward_clip"]), scaled
         )
         bonus, model, surprise_max = epistemic(state, tr, alive)
         discount = hp["gamma"] * (1.0 - tr.terminated)
