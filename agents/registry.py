@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from agents.actor_critic import ActorCriticConfig, actor_critic
 from agents.contract import Agent, AgentConfig, EnvSpec
+from agents.eprop_rnn import EpropRNNConfig, eprop_rnn
 from agents.node_perturbation_rnn import NodePerturbationConfig, node_perturbation_rnn
 from agents.pc_actor_critic import PCActorCriticConfig, pc_actor_critic
 from agents.policy_gradient import PolicyGradientConfig, policy_gradient
@@ -49,6 +50,7 @@ AGENTS: dict[str, Family] = {
     "np-rnn": Family(
         NodePerturbationConfig, node_perturbation_rnn, "recurrent LeakyNoiseCell net, node perturbation"
     ),
+    "eprop-rnn": Family(EpropRNNConfig, eprop_rnn, "recurrent LeakyNoiseCell net, online e-prop / RFLO"),
 }
 DEFAULT_AGENT = "pg"
 DEFAULT_NUM_ENVS = 8

@@ -40,7 +40,7 @@ TASKS = {
 }
 TRIAL_AGENTS = ("np-rnn",)  # trained on trial-based tasks, scored by % correct
 TRIAL_TARGET = 0.9
-TRIALS_PER_UPDATE = env_defaults("PerceptualDecision-v0").num_envs  # np-rnn: trials per update of J
+TRIALS_PER_UPDATE = env_defaults("PerceptualDecision-v0", "np-rnn").num_envs  # np-rnn: trials per update of J
 
 
 @dataclasses.dataclass(frozen=True)
