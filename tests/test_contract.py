@@ -197,11 +197,13 @@ def test_the_tuned_defaults_pick_an_agent_per_env():
     assert Trainer(TrainConfig(env="Acrobot-v1")).agent.name == "pc-ac"
     assert Trainer(TrainConfig(env="MountainCar-v0")).agent.name == "ac"
     assert Trainer(TrainConfig(env="CartPole-v1")).agent.name == "pc-ac"
-    assert Trainer(TrainConfig(env="Pendulum-v1", path="python")).agent.name == "pg"  # not listed
+    assert Trainer(TrainConfig(env="Pendulum-v1", path="python")).agent.name == "pc-ac"
+    assert env_defaults("AnyUnlistedEnv-v0") == ("pg", {}, 8)  # not listed: pg with its defaults
 
 
 def test_an_agents_table_in_the_defaults_applies_whenever_that_agent_runs():
-    from agents.training import resolve_config
+    from agents.registry import env_defaults
+from agents.training import resolve_config
 
     own = resolve_config(TrainConfig(env="CartPole-v1"))
     assert (own.agent, own.num_envs, own.agent_config.temperature) == ("pc-ac", 1, 1.0)
