@@ -23,6 +23,7 @@ from agents import (
     structural,
 )
 from agents.contract import EnvSpec
+from agents.registry import env_defaults
 from agents.policy_gradient import PolicyGradientConfig
 
 
@@ -202,8 +203,7 @@ def test_the_tuned_defaults_pick_an_agent_per_env():
 
 
 def test_an_agents_table_in_the_defaults_applies_whenever_that_agent_runs():
-    from agents.registry import env_defaults
-from agents.training import resolve_config
+    from agents.training import resolve_config
 
     own = resolve_config(TrainConfig(env="CartPole-v1"))
     assert (own.agent, own.num_envs, own.agent_config.temperature) == ("pc-ac", 1, 1.0)
