@@ -23,8 +23,8 @@ from agents import (
     structural,
 )
 from agents.contract import EnvSpec
-from agents.registry import env_defaults
 from agents.policy_gradient import PolicyGradientConfig
+from agents.registry import env_defaults
 
 
 # ----------------------------------------------------------------- a tiny agent, defined here
