@@ -141,10 +141,7 @@ def resolve_config(config: TrainConfig, overrides: dict | None = None) -> TrainC
     ``overrides`` (``{name: text or value}``, e.g. from ``--set``) on top."""
     agent, tuned, num_envs = env_defaults(config.env, config.agent)
     fam = family(agent)
-    if config.agent_config is not None:
-        base = config.agent_config
-    else:
-        base = fam.config.from_strings(tuned)
+    base = config.agent_config if config.agent_config is not None else fam.config.from_strings(tuned)
     agent_config = fam.config.from_strings(overrides or {}, base=base)
     num_envs = config.num_envs if config.num_envs is not None else num_envs
     return dataclasses.replace(config, agent=agent, agent_config=agent_config, num_envs=num_envs)
