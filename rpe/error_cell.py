@@ -43,22 +43,20 @@ class ErrorCell(Cell):
     scale_derivative: str | None = None
     per_sample_inputs: tuple[str, ...] = ("modulator", "mask")
 
-    def _conform(self, comp_name, value, state):
-        unit_shape = state.mask.shape
-        if comp_name in self.per_sample_inputs:
-            row_shape = (unit_shape[0], 1)
-            if value.shape == unit_shape:
-                return {comp_name: value}
-            if value.shape == row_shape:
-                return {comp_name: array_module(value).broadcast_to(value, unit_shape)}
-            raise self._shape_error(comp_name, value.shape, [unit_shape, row_shape])
+    def _conform(self, comp_name, value, shape):
+        if comp_name in self.per_sample_inputs:  # stored per entry: ``shape`` is (batch_size, n_units)
+            if value.shape == shape:
+                return None
+            if value.shape == (shape[0], 1):
+                return {comp_name: array_module(value).broadcast_to(value, shape)}
+            raise self._shape_error(comp_name, value.shape, [shape, (shape[0], 1)])
         if comp_name == self.scale_parameter:
             allowed = [(1, 1), (1, self.n_units)]
             if value.shape not in allowed:
                 raise self._shape_error(comp_name, value.shape, allowed)
             zeros = array_module(value).zeros(value.shape, value.dtype)
             return {comp_name: value, self.scale_derivative: zeros}
-        return super()._conform(comp_name, value, state)
+        return super()._conform(comp_name, value, shape)
 
     def _rest(self, batch_size: int | None) -> tuple[jax.Array, jax.Array]:
         """Zeros and ones of shape ``(batch_size, n_units)`` (default: the shell's batch)."""

@@ -141,8 +141,7 @@ class RewardErrorCell(Cell):
 
     def evolve(self, dt=1.0) -> None:
         """End the current episode of every row (runs the jitted :meth:`end_episode`)."""
-        self._state = self._evolve_jit(self._take_pending(), dt)
-        self._host_names = set()  # every compartment came back from the device
+        self._load(self._evolve_jit(self.state, dt))
 
 
 def _rows(done, shape) -> jax.Array:

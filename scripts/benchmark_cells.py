@@ -12,7 +12,11 @@ a per-step time in microseconds:
    euler), ``LeakyNoiseCell`` (relu, euler, sigma_pre 0.1, sigma_post 0),
    ``GaussianErrorCell`` and ``RewardErrorCell`` (alpha 0.1). Each (cell, batch) runs in a
    fresh ngc-learn process (its global state holds that one cell), and the two sides take
-   turns for ``--rounds`` rounds; the ratio is the median over rounds of ours / theirs;
+   turns for ``--rounds`` rounds; the ratio is the median over rounds of ours / theirs.
+   ``floor`` times, in the same rounds, one jitted call per step with the step's own
+   arguments and as many outputs as it returns, computed trivially: what a step costs as
+   one JAX dispatch with no Python around it, so ``floor/ngclearn`` is the best ratio a
+   shell of one dispatch per step could reach;
 3. the noise draw of LeakyNoiseCell's Euler-Maruyama step inside ``lax.scan``:
    :func:`rpe.noise.normal` against ``jax.random.normal`` with JAX's PRNG implementations
    (``threefry2x32``, the default; ``rbg``; ``unsafe_rbg``);
@@ -210,6 +214,43 @@ def floor_run(cell, steps: int):
     return run
 
 
+def written_compartments(cell) -> list[str]:
+    """The compartments ``cell.step`` changes (traced once, abstractly)."""
+    names: list[str] = []
+
+    def probe(state):
+        new = cell.step(state, 1.0, jax.random.key(0) if cell.stochastic else None)
+        pairs = zip(state._fields, state, new, strict=True)
+        names.extend(n for n, old, changed in pairs if changed is not old)
+        return new
+
+    jax.eval_shape(probe, cell.state)
+    return names
+
+
+def dispatch_floor_run(cell, steps: int):
+    """One jitted call per step taking every compartment (and a key, for a stochastic cell)
+    and returning, computed trivially, as many arrays of the same shapes as the step
+    returns: the least a step of this cell can cost as one JAX dispatch, Python aside."""
+    names = written_compartments(cell)
+    key = jax.random.key_data(jax.random.key(0)) if cell.stochastic else None
+
+    def trivial(state, key, dt):
+        outputs = tuple(getattr(state, n) * dt for n in names)
+        return outputs, (None if key is None else key + 1)
+
+    call = jax.jit(trivial)
+    dt = jnp.float32(1.0)
+
+    def run():
+        state = cell.state
+        for _ in range(steps):
+            outputs, _ = call(state, key, dt)
+        jax.block_until_ready(outputs)
+
+    return run
+
+
 def scan_run(cell, steps: int):
     if cell.stochastic:
 
@@ -297,14 +338,19 @@ def side_by_side(config: BenchConfig) -> tuple[list[dict], dict]:
             worker = NgclearnWorker(config.ngclearn_python, name, batch, config.steps, config.inputs)
             versions = worker.versions
             ours_run = workflow_run(build(batch), name, config.steps, config.inputs)
+            floor = dispatch_floor_run(build(batch), config.steps)
             ours_run()  # compile and warm up
-            ours, theirs = [], []
+            floor()
+            ours, theirs, floors = [], [], []
             try:
                 for _ in range(config.rounds):
                     t0 = time.perf_counter()
                     ours_run()
                     ours.append((time.perf_counter() - t0) / config.steps * 1e6)
                     theirs.append(worker.run())
+                    t0 = time.perf_counter()
+                    floor()
+                    floors.append((time.perf_counter() - t0) / config.steps * 1e6)
             finally:
                 worker.close()
             rows.append(
@@ -314,6 +360,8 @@ def side_by_side(config: BenchConfig) -> tuple[list[dict], dict]:
                     "ours_us": statistics.median(ours),
                     "ngclearn_us": statistics.median(theirs),
                     "ratio": statistics.median(o / t for o, t in zip(ours, theirs, strict=True)),
+                    "floor_us": statistics.median(floors),
+                    "floor_ratio": statistics.median(f / t for f, t in zip(floors, theirs, strict=True)),
                 }
             )
     return rows, versions
@@ -392,11 +440,15 @@ def format_rows(rows: list[dict]) -> str:
 
 
 def format_pairs(pairs: list[dict]) -> str:
-    header = f"{'cell':<20}{'batch':>6}{'ours us/step':>14}{'ngclearn us/step':>18}{'ratio':>8}"
+    header = (
+        f"{'cell':<20}{'batch':>6}{'ours us/step':>14}{'ngclearn us/step':>18}{'ratio':>8}"
+        f"{'floor us':>10}{'floor/ngclearn':>16}"
+    )
     lines = [header, "-" * len(header)]
     for r in pairs:
         lines.append(
             f"{r['cell']:<20}{r['batch']:>6}{r['ours_us']:>14.1f}{r['ngclearn_us']:>18.1f}{r['ratio']:>8.2f}"
+            f"{r['floor_us']:>10.1f}{r['floor_ratio']:>16.2f}"
         )
     return "\n".join(lines)
 

@@ -293,3 +293,110 @@ def test_dt_as_a_zero_d_array_is_checked_like_a_number():
     np.testing.assert_allclose(cell.z.get(), 1.0, rtol=1e-6)
     with pytest.raises(ValueError, match=r"dt: expected a value in \(0, inf\], got -1.0"):
         cell.advance_state(jnp.asarray(-1.0))
+
+
+# ------------------------------------------------- the shell's checks, every cell
+def input_names(cls):
+    return list(cls.help()["compartments"]["inputs"])
+
+
+def shell_inputs(cell, seed=0):
+    """Random values for every per-entry input of ``cell`` (probabilities in (0, 1))."""
+    rng = np.random.default_rng(seed)
+    state = cell.state
+    return {
+        name: rng.uniform(0.1, 0.9, size=(B, N)).astype(np.float32)
+        for name in input_names(type(cell))
+        if getattr(state, name).shape == (B, N)
+    }
+
+
+@pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
+def test_the_shell_equals_the_pure_step(cls):
+    cell = build(cls)
+    key = cell.key
+    inputs = shell_inputs(cell)
+    for i, (name, value) in enumerate(inputs.items()):  # NumPy and JAX values alike
+        getattr(cell, name).set(value if i % 2 else jnp.asarray(value))
+    state = cell.set(cell.init_state(B), **inputs)
+    for dt in (1.0, 0.5, 0.5):
+        cell.advance_state(dt)
+        key_step = None
+        if key is not None:
+            key, key_step = jax.random.split(key)
+        state = cell.step(state, dt, key_step)
+    for name, got, want in zip(state._fields, cell.state, state, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7, err_msg=f"{cls.__name__}.{name}")
+
+
+FINITE = [(cls, name) for cls in CELLS for name, c in cls.compartments.items() if c.finite]
+
+
+def test_the_reward_inputs_are_declared_finite():
+    assert {(cls.__name__, name) for cls, name in FINITE} == {
+        ("RewardErrorCell", "reward"),
+        ("TDErrorCell", "reward"),
+    }
+
+
+@pytest.mark.parametrize(("cls", "name"), FINITE, ids=lambda x: getattr(x, "__name__", x))
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("kind", ["numpy", "jax", "list"])
+def test_a_non_finite_value_is_refused_naming_its_compartment(cls, name, bad, kind):
+    cell = build(cls)
+    good = np.full((B, N), 0.5, np.float32)
+    getattr(cell, name).set(good)
+    value = np.full((B, N), 0.25, np.float32)
+    value[-1, -1] = bad
+    value = {"numpy": value, "jax": jnp.asarray(value), "list": value.tolist()}[kind]
+    with pytest.raises(ValueError, match=rf"{cls.__name__} 'c': compartment '{name}' must be finite"):
+        getattr(cell, name).set(value)
+    with pytest.raises(ValueError, match=rf"compartment '{name}' must be finite"):
+        cell.set(cell.init_state(B), **{name: value})
+    np.testing.assert_array_equal(getattr(cell, name).get(), good)  # the state is untouched
+    cell.advance_state()
+    assert all(bool(jnp.isfinite(leaf).all()) for leaf in cell.state)
+
+
+@pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
+def test_a_wrong_shape_is_refused_naming_its_compartment(cls):
+    cell = build(cls)
+    for name in input_names(cls):
+        before = getattr(cell, name).get()
+        for shape in [(B + 1, N), (B, N + 1), (N,), ()]:
+            with pytest.raises(ValueError, match=rf"compartment '{name}' expects shape"):
+                getattr(cell, name).set(np.ones(shape, np.float32))
+            with pytest.raises(ValueError, match=rf"compartment '{name}' expects shape"):
+                cell.set(cell.init_state(B), **{name: jnp.ones(shape)})
+        np.testing.assert_array_equal(getattr(cell, name).get(), before)
+
+
+@pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
+def test_an_unknown_compartment_is_refused_naming_it(cls):
+    cell = build(cls)
+    with pytest.raises(ValueError, match=r"unknown compartment 'rewrd'; expected one of \["):
+        cell.set(cell.init_state(B), rewrd=np.ones((B, N)))
+    with pytest.raises(AttributeError, match="rewrd"):
+        cell.rewrd.set(np.ones((B, N)))
+
+
+def test_a_numpy_value_travels_with_one_step_and_then_lives_on_the_device():
+    cell = RateCell("z", 2, tau_m=10.0)
+    cell.j.set(np.ones((1, 2)))
+    cell.advance_state()  # j goes to the device as part of this call ...
+    cell.advance_state()  # ... and is moved there for good before this one
+    with jax.transfer_guard("disallow"):
+        cell.advance_state()
+    assert isinstance(cell.j.get(), jax.Array)
+    np.testing.assert_allclose(cell.z.get(), np.full((1, 2), 0.3), rtol=1e-6)  # no leak: 3 dt/tau_m j
+
+
+def test_a_swept_prior_strength_of_zero_equals_a_cell_built_with_it():
+    base = build(RateCell)
+    in_axes = (base.params._replace(**{f: (0 if f == "gamma" else None) for f in base.params._fields}),)
+    stacked = base.params._replace(gamma=jnp.asarray([0.0, 0.5]))
+    swept = jax.vmap(lambda p: run_pure_core(base, p), in_axes=in_axes)(stacked)
+    for i, gamma in enumerate([0.0, 0.5]):
+        built = run_pure_core(build(RateCell, gamma=gamma), None)
+        for name, got, want in zip(built._fields, swept, built, strict=True):
+            np.testing.assert_allclose(got[i], want, rtol=1e-6, atol=1e-7, err_msg=name)
