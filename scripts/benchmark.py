@@ -1,5 +1,5 @@
 """Speed and memory of training, as one table: every figure a median over repeats, every
-ratio measured in the same run. The default agent (pg) on CartPole-v1.
+ratio measured in the same run. The pg agent on CartPole-v1.
 
 Rows (each measured in its own subprocess, so that its peak memory is its own):
 

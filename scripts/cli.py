@@ -20,7 +20,7 @@ COMMANDS = {
     "population": ("population_plot", "RPE and population rasters of a run, before and after training"),
     "bandit": ("bandit_rpe", "RewardErrorCells on a two-armed bandit with a reversal"),
     "conditioning": ("conditioning_rpe", "classical conditioning: the RPE moves from reward to cue"),
-    "benchmark": ("benchmark", "speed and memory table of the default agent"),
+    "benchmark": ("benchmark", "speed and memory table of the pg agent on CartPole-v1"),
     "benchmark-cells": ("benchmark_cells", "per-step cost of every cell"),
     "benchmark-learning": ("benchmark_learning", "every agent on its tasks, seeds 0-4"),
     "soak": ("soak", "10^6 env steps: finiteness and resident memory"),
