@@ -228,3 +228,10 @@ def test_benchmark_learning_anchor_statistics_by_hand():
     first = bench.Anchor("Acrobot-v1", "mean_first", 4, -100, "x", 500)
     assert first.score(np.asarray([-200.0, -100.0, -60.0, -40.0, -500.0])) == -100.0
     assert first.met(-100.0) and not first.met(-100.5) and to_500.met(170.0)
+
+
+def test_benchmark_learning_best_window_by_hand():
+    bench = load("benchmark_learning")
+    returns = np.r_[np.zeros(100), np.ones(50)]
+    assert bench.best_window(returns) == 0.5  # episodes 51..150
+    assert bench.best_window(np.asarray([1.0, 3.0]), window=100) == 2.0  # fewer than a window
