@@ -60,34 +60,30 @@ def run_one(agent: str, env: str, seed: int, episodes: int, out: str) -> RunResu
     return RunResult(float(np.mean([r["return"] for r in rows[-100:]])), solved, steps, result["seconds"])
 
 
-def run_trials(seed: int, max_trials: int, block: int = 50, eval_trials: int = 512) -> RunResult:
-    """The np-rnn agent on the perceptual decision task: updates of ``TRIALS_PER_UPDATE``
-    trials in blocks of ``block``, each block followed by a kick-free evaluation; solved at
-    the first evaluation >= 90% correct."""
-    import time
+def run_trials(seed: int, max_trials: int, out: str, block: int = 50, eval_trials: int = 512) -> RunResult:
+    """The np-rnn agent on the perceptual decision task, trained as ``rpe train`` trains it
+    (a Trainer's jitted runner, ``TRIALS_PER_UPDATE`` trials per update), evaluated on
+    ``eval_trials`` fresh greedy (kick-free) trials after every ``block`` updates; solved at
+    the first evaluation >= 90% correct (``benchmark_cognitive.trials_to_criterion``)."""
+    from benchmark_cognitive import trials_to_criterion
 
-    import jax
-
+    result = trials_to_criterion(
+        "np-rnn",
+        "PerceptualDecision-v0",
+        seed,
+        max_trials,
+        TRIAL_TARGET,
+        eval_every=block * TRIALS_PER_UPDATE,
+        eval_trials=eval_trials,
+        out=out,
+        stop=False,
+    )
     from agents.env_spec import make_env_spec
-    from agents.jit_training import make_train
-    from agents.node_perturbation_rnn import trial_accuracy
-    from agents.registry import make_agent
 
-    agent = make_agent("np-rnn", make_env_spec("PerceptualDecision-v0"))
-    train = jax.jit(make_train(agent, TRIALS_PER_UPDATE, block))
-    evaluate = jax.jit(lambda state: trial_accuracy(agent, state, jax.random.key(10_000 + seed), eval_trials))
-    start = time.perf_counter()
-    state = agent.init(jax.random.key(seed), agent.config.numeric_values())
-    solved_at, accuracy, trials = None, 0.0, 0
-    per_block = block * TRIALS_PER_UPDATE
-    while trials + per_block <= max_trials:
-        state, _ = train(state, jax.random.fold_in(jax.random.key(seed), trials))
-        trials += per_block
-        accuracy = float(evaluate(state))
-        if solved_at is None and accuracy >= TRIAL_TARGET:
-            solved_at = trials
-    steps = None if solved_at is None else solved_at * agent.spec.jax_env.trial_steps
-    return RunResult(100.0 * accuracy, solved_at, steps, time.perf_counter() - start)
+    solved_at = result["solved_at"]
+    trial_steps = make_env_spec("PerceptualDecision-v0").jax_env.trial_steps
+    steps = None if solved_at is None else solved_at * trial_steps
+    return RunResult(100.0 * result["final"], solved_at, steps, result["seconds"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,7 +232,7 @@ def main(argv=None) -> list[dict]:
             for seed in range(args.seeds):
                 bar.set_description(f"{agent} {env} seed {seed}")
                 if agent in TRIAL_AGENTS:
-                    runs.append(run_trials(seed, args.trials))
+                    runs.append(run_trials(seed, args.trials, f"{tmp}/{agent}-{env}-{seed}"))
                 else:
                     runs.append(run_one(agent, env, seed, args.episodes, f"{tmp}/{agent}-{env}-{seed}"))
                 bar.update()
