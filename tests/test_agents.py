@@ -167,6 +167,7 @@ def test_node_perturbation_rnn_learn_applies_the_clipped_rpe_gated_cubed_eligibi
         np.testing.assert_array_equal(new_state.inputs, state.inputs)
 
 
+@pytest.mark.slow
 def test_node_perturbation_rnn_population_members_match_their_runs_alone():
     """vmap over two values of ``eta``: each member equals the agent run with its value."""
     import jax

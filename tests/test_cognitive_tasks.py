@@ -199,6 +199,7 @@ def test_gymnasium_form_matches_the_jax_twin_and_reports_trial_keys(name):
         (ContextIntegration, ContextIntegrationParams(evidence_noise=jnp.asarray([0.0, 0.5, 1.0]))),
     ],
 )
+@pytest.mark.slow
 def test_vmap_over_params_and_keys(cls, params):
     """A batch of three envs, without noise, with some and with more, through one trial:
     only the noiseless member sees the clean inputs; all end together. (The CartPole test

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from agents.env_spec import make_env_spec
 from agents.jit_training import make_train, python_loop_train
@@ -19,6 +20,7 @@ def assert_trees_close(a, b, rtol=1e-4, atol=1e-5):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
 
 
+@pytest.mark.slow
 def test_one_jitted_scan_learns_the_same_weights_as_the_python_loop():
     agent = make_agent("pg", make_env_spec("CartPole-v1"))
     state, key = _init(agent), jax.random.key(3)
@@ -57,6 +59,7 @@ def test_chunks_of_any_size_give_the_same_run(tmp_path):
     assert_trees_close(runs[0]["state"], runs[1]["state"])
 
 
+@pytest.mark.slow
 def test_stopping_a_batch_early_changes_nothing_for_an_online_learner():
     """ac on CartPole (episodes of different lengths, velocities bounded for the tile code):
     the early-stopping loop, the whole-horizon loop and the step-by-step loop agree."""

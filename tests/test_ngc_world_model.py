@@ -68,6 +68,7 @@ def test_update_is_each_synapse_error_times_its_presynaptic_activity():
     np.testing.assert_allclose(new.W_out, want_out, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_it_learns_a_nonlinear_map_without_backprop():
     model = NGCWorldModel(3, 2, 32, settle_steps=10, settle_rate=0.2, eta=0.02)
     w = model.init(jax.random.key(0))

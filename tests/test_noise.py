@@ -30,6 +30,7 @@ def test_moments_and_tails_match_the_standard_normal():
     assert np.mean(np.abs(z) > 3) == pytest.approx(2.7e-3, rel=0.15)
 
 
+@pytest.mark.slow
 def test_draws_are_uncorrelated_within_and_across_keys():
     a = np.asarray(noise.normal(jax.random.key(1), (50001,)))
     b = np.asarray(noise.normal(jax.random.key(2), (50001,)))
@@ -38,6 +39,7 @@ def test_draws_are_uncorrelated_within_and_across_keys():
         assert abs(np.corrcoef(x, y)[0, 1]) < 5 / math.sqrt(len(x))
 
 
+@pytest.mark.slow
 def test_pure_function_of_the_key_and_shape():
     k = jax.random.key(5)
     np.testing.assert_array_equal(noise.normal(k, (3, 4)), noise.normal(k, (3, 4)))

@@ -187,6 +187,7 @@ def test_accumulate_trial_equals_step_by_step_accumulation(supralinear):
         rule.accumulate_trial(rule.init(B, N_IN, N_OUT), jnp.asarray(pre), jnp.asarray(x[:, :, :1]))
 
 
+@pytest.mark.slow
 def test_node_perturbation_with_a_reward_error_cell_baseline_learns_a_linear_map():
     """A linear layer learns a target map from noise and a scalar reward alone (no gradients)."""
     key = jax.random.key(0)

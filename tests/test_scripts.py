@@ -140,6 +140,7 @@ def test_benchmark_learning_prints_its_table(capsys):
     assert 8.0 <= float(rows[0]["final median"]) < 100.0
 
 
+@pytest.mark.slow
 def test_benchmark_learning_scores_the_trial_agent_in_percent_correct(capsys):
     bench = load("benchmark_learning")
     rows = bench.main(["--seeds", "1", "--agents", "np-rnn", "--trials", "800"])
