@@ -27,8 +27,10 @@ RFLO (Murray 2019, eLife 8:e43299) filters the product instead::
     p_ij,t = (1 - a) p_ij,t-1 + a r_i,t-1 r'_j,t          e_ij,t = p_ij,t
 
 The *learning signal* of unit ``j`` is the readout's score sent back through fixed random
-feedback weights ``B (A, N)`` (and, for the TD critic, ``c_V B_V (N,)``, Bellec's value
-term), never through ``W_out``::
+feedback weights ``B (A, N)`` (``feedback="random"``, Bellec's random e-prop; and, for the TD
+critic, ``c_V B_V (N,)``, Bellec's value term), or through the readout itself, ``B =
+W_out[:N]^T`` (``feedback="symmetric"``, Bellec's symmetric e-prop: the exact gradient of
+the score through the readout, with ``c_V w_V[:N]`` for the value)::
 
     L_j,t = sum_k s_k,t B_kj + c_V B_V,j
 
@@ -61,6 +63,15 @@ critics (``critic``):
   R / n`` (``W = baseline_window``). With ``per_condition`` the baseline is one ``mu`` per
   trial condition, the condition read from the first observation's sign pattern (Miconi's
   per-trial-type baseline).
+
+Choosing the critic. On a response task the reward comes only in the response window, while
+exploration enters at every step. The episodic critic's traces sum every step's score, so
+their variance grows with the trial's length, and a linear readout's common mode (the mean
+of ``h``, ``|h|^2 ~ N``) random-walks into the tanh squash's saturation, where exploration no
+longer changes the reward and learning stops. The online critic with a short ``tau_e``
+(tens of ms) keeps the readout's credit local in time; ``eps`` still carries the memory of
+the presynaptic past for ``J`` and ``W_in``. A task that pays the same reward at every step
+(CartPole's +1) gives RPE 0 under both RewardErrorCell critics: it needs ``"td"``.
 
 Learning happens in ``observe``, after every env step: the next action comes from the updated
 weights. ``learn`` only reports metrics. Sizes: ``E`` trials, ``N`` units, ``K`` inputs (bias
@@ -115,6 +126,7 @@ class EpropRNNConfig(AgentConfig):
 
     n_units: int = structural(128, low=1, doc="recurrent tanh units")
     rule: str = structural("eprop", choices=("eprop", "rflo"), doc="eligibility of J and W_in")
+    feedback: str = structural("random", choices=("random", "symmetric"), doc="B: fixed random or W_out^T")
     critic: str = structural("episodic", choices=("td", "online", "episodic"), doc="source of the RPE")
     per_condition: bool = structural(True, doc="episodic: one baseline per first-observation sign pattern")
     tau_x: float = numeric(300.0, low=0.0, low_open=True, doc="time constant of the units (ms)")
@@ -392,7 +404,11 @@ def eprop_rnn(spec: EnvSpec, config: EpropRNNConfig | None = None) -> Agent:
 
         # This step's scores into the traces (alive steps only).
         score = score_of(state, carry, tr.action) * alive[:, None]
-        signal = learning_signal(score, state.feedback, state.value_feedback, hp["value_signal"])
+        if c.feedback == "symmetric":
+            feedback, value_feedback = state.readout[:n].T, state.value[:n]
+        else:
+            feedback, value_feedback = state.feedback, state.value_feedback
+        signal = learning_signal(score, feedback, value_feedback, hp["value_signal"])
         post = signal if rflo else carry.r_prime * signal  # RFLO's p holds r' already
         h = with_bias(carry.r)
         z_rec = filtered_trace(carry.z_rec, carry.p if rflo else carry.eps, post, decay)

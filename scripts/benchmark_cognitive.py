@@ -130,20 +130,24 @@ def _row(task: Task, runs: list[dict], budget: int) -> dict:
         spread = f"{show(at.min())}..{show(at.max())}"
         if not np.isfinite(median):
             ours += f" (best {100 * np.median([r['best'] for r in runs]):.0f}%)"
+        per_seed = " ".join(show(v) for v in at)
     elif task.kind == "final":
         finals = np.asarray([r["final"] for r in runs]) * 100
         met = bool(np.median(finals) >= 100 * task.criterion)
         ours, spread = f"{np.median(finals):.1f}%", f"{finals.min():.1f}..{finals.max():.1f}"
+        per_seed = " ".join(f"{v:.1f}" for v in finals)
     else:
         best = np.asarray([r["best"] for r in runs])
         met = bool(np.median(best) >= task.criterion)
         ours, spread = f"{np.median(best):.1f}", f"{best.min():.1f}..{best.max():.1f}"
+        per_seed = " ".join(f"{v:.1f}" for v in best)
     return {
         "task": task.env,
         "statistic": task.statistic,
         "anchor": task.anchor,
         "ours median": ours,
         "range": spread,
+        "per seed": per_seed,
         "met": "yes" if met else "no",
         "wall s": seconds,
     }
@@ -153,7 +157,8 @@ def rows(
     seeds=(0, 1, 2, 3, 4), quick: bool = False, agent: str | None = "eprop-rnn", envs=None
 ) -> list[dict]:
     """One row per task of :data:`TASKS` (or those in ``envs``): ``task``, ``statistic``,
-    ``anchor``, ``ours median``, ``range``, ``met`` (yes/no) and ``wall s`` (median per seed).
+    ``anchor``, ``ours median``, ``range``, ``per seed`` (seeds in order), ``met`` (yes/no)
+    and ``wall s`` (median per seed).
     ``quick`` runs tiny budgets (a smoke test; the figures mean nothing)."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:

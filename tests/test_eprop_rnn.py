@@ -7,6 +7,7 @@ import importlib.util
 import inspect
 import pathlib
 import re
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -296,6 +297,7 @@ def test_learns_the_perceptual_decision_within_two_thousand_trials():
 def _script(name):
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # its dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
