@@ -15,6 +15,10 @@ that also learn by local rules (:data:`ANCHORS`: TD-STDP, MAP propagation, ANGC)
 in the anchor's own statistic, with the anchor's figure beside ours:
 
     python scripts/benchmark_learning.py --anchors [--envs CartPole-v1 ...] [--seeds 5]
+
+With ``--cognitive`` it prints the recurrent agent's rows on the cognitive tasks
+(``scripts/benchmark_cognitive.py``: delayed non-match, perceptual decision, context
+integration, CartPole without velocities), Miconi's and Song et al.'s figures beside ours.
 """
 
 from __future__ import annotations
@@ -212,6 +216,11 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--agents", nargs="+", default=sorted(TASKS), help=f"among {sorted(TASKS)}")
     parser.add_argument("--envs", nargs="+", default=None, help="restrict to these env ids")
     parser.add_argument(
+        "--cognitive",
+        action="store_true",
+        help="the recurrent agent on the cognitive tasks (issue 13; scripts/benchmark_cognitive.py)",
+    )
+    parser.add_argument(
         "--anchors",
         action="store_true",
         help="the population agents against the published local-learning agents (issue 12)",
@@ -219,6 +228,11 @@ def main(argv=None) -> list[dict]:
     args = parser.parse_args(argv)
     if args.anchors:
         return main_anchors(args, parser)
+    if args.cognitive:
+        import benchmark_cognitive
+
+        envs = ["--envs", *args.envs] if args.envs else []
+        return benchmark_cognitive.main(["--seeds", str(args.seeds), *envs])
     if args.seeds < 1 or args.episodes < 1:
         parser.error("--seeds and --episodes must be >= 1")
     unknown = [a for a in args.agents if a not in TASKS or (a not in AGENTS and a not in TRIAL_AGENTS)]

@@ -236,3 +236,13 @@ def test_benchmark_learning_best_window_by_hand():
     returns = np.r_[np.zeros(100), np.ones(50)]
     assert bench.best_window(returns) == 0.5  # episodes 51..150
     assert bench.best_window(np.asarray([1.0, 3.0]), window=100) == 2.0  # fewer than a window
+
+
+def test_benchmark_learning_hands_the_cognitive_rows_to_benchmark_cognitive(monkeypatch):
+    bench = load("benchmark_learning")
+    import benchmark_cognitive
+
+    calls = []
+    monkeypatch.setattr(benchmark_cognitive, "main", lambda argv: calls.append(argv) or [])
+    bench.main(["--cognitive", "--seeds", "2", "--envs", "DelayedNonMatch-v0"])
+    assert calls == [["--seeds", "2", "--envs", "DelayedNonMatch-v0"]]
