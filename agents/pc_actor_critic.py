@@ -168,13 +168,13 @@ class PCActorCriticCarry(NamedTuple):
 
 class Settled(NamedTuple):
     """A settled network for a batch: ``h (h1, h2)``, each layer's input ``pre (x, h1, h2)``,
-    postsynaptic errors ``post (d1, d2, d3)``, the output ``out (E, A)`` and energy ``(E,)``."""
+    postsynaptic errors ``post (d1, d2, d3)`` and the output ``out (E, A)``
+    (:func:`network_energy` gives its energy)."""
 
     h: tuple
     pre: tuple
     post: tuple
     out: jax.Array
-    energy: jax.Array
 
 
 def _init_network(key, sizes) -> Network:
@@ -199,14 +199,16 @@ def _potentials(weights, x, h):
     return x @ w1 + b1, h[0] @ w2 + b2, h[1] @ w3 + b3
 
 
-def forward_means(weights, x, act=SOFTPLUS):
-    """The means of a deterministic pass: ``(mu1, mu2)`` and the output ``(E, A)``;
-    ``act``: ``(f, f')`` of the hidden units; ``h0``: where to start (default: the means of a
-    forward pass)."""
+def forward_means(weights, x, act=SOFTPLUS, noise=None):
+    """A forward pass: the means ``(mu1, mu2)`` and the output ``(E, A)``; ``act``: ``(f, f')``
+    of the hidden units. With ``noise (n1, n2)`` (each ``(E, n_l)``) every hidden unit is
+    sampled, ``h_l = mu_l + noise_l``, and the next layer reads ``h_l``; without, ``h_l = mu_l``."""
     w1, b1, w2, b2, w3, b3 = weights
     mu1 = act[0](x @ w1 + b1)
-    mu2 = act[0](mu1 @ w2 + b2)
-    return (mu1, mu2), mu2 @ w3 + b3
+    h1 = mu1 if noise is None else mu1 + noise[0]
+    mu2 = act[0](h1 @ w2 + b2)
+    h2 = mu2 if noise is None else mu2 + noise[1]
+    return (mu1, mu2), h2 @ w3 + b3
 
 
 def network_energy(weights, x, h, variances, output_energy, act=SOFTPLUS):
@@ -226,10 +228,9 @@ def settle(weights, x, output_error, variances, rate, steps: int, act=SOFTPLUS, 
     ``(var1, var2)``; ``rate``: ``dt / tau_m`` per unit of variance; ``steps``: static;
     ``act``: ``(f, f')`` of the hidden units; ``h0``: where to start (default: the means of a
     forward pass).
-    Returns the :class:`Settled` network; its ``energy`` is that of ``output_energy`` 0 (the
-    hidden layers' part), for the record.
+    Returns the :class:`Settled` network.
     """
-    _, w2, _, w3 = weights[0], weights[2], weights[3], weights[4]
+    w2, w3 = weights[2], weights[4]
 
     def errors(h):
         pot1, pot2, out = _potentials(weights, x, h)
@@ -248,9 +249,8 @@ def settle(weights, x, output_error, variances, rate, steps: int, act=SOFTPLUS, 
 
     h = forward_means(weights, x, act)[0] if h0 is None else h0
     h = jax.lax.fori_loop(0, steps, step, h)
-    (e1, e2), post, out = errors(h)
-    energy = 0.5 * (jnp.sum(e1 * e1, -1) * variances[0] + jnp.sum(e2 * e2, -1) * variances[1])
-    return Settled(h=h, pre=(x, h[0], h[1]), post=post, out=out, energy=energy)
+    _, post, out = errors(h)
+    return Settled(h=h, pre=(x, h[0], h[1]), post=post, out=out)
 
 
 def pc_actor_critic(spec: EnvSpec, config: PCActorCriticConfig | None = None) -> Agent:
@@ -309,22 +309,20 @@ def pc_actor_critic(spec: EnvSpec, config: PCActorCriticConfig | None = None) ->
         scaled, scaled_next = (tr.obs - centre) / half, (tr.next_obs - centre) / half  # in [-1, 1]
         x = jnp.concatenate([scaled, action, jnp.ones_like(alive[:, None])], axis=1)
         y = hp["model_scale"] * (scaled_next - scaled) / 2.0
-        settled = world_model.settle(state.model, x, y)
-        surprise = settled.energy * alive
-        surprise_max = jnp.maximum(state.surprise_max, jnp.max(surprise))
-        reward = hp["curiosity"] * surprise / jnp.maximum(surprise_max, 1e-8)
-        return reward, world_model.update(state.model, x, settled, alive, eta=hp["eta_model"]), surprise_max
+        return world_model.curiosity(
+            state.model, x, y, alive, state.surprise_max, hp["curiosity"], hp["eta_model"]
+        )
 
     def act(state, carry, obs, key):
         """Sample every hidden unit, then the action."""
-        hp, (w1, b1, w2, b2, w3, b3) = state.hp, state.actor.weights
+        hp = state.hp
         k1, k2, k_out = jax.random.split(key, 3)
         x = inputs(obs)
-        mu1 = act_fx[0](x @ w1 + b1)
-        h1 = mu1 + jnp.sqrt(hp["actor_var1"]) * jax.random.normal(k1, mu1.shape)
-        mu2 = act_fx[0](h1 @ w2 + b2)
-        h2 = mu2 + jnp.sqrt(hp["actor_var2"]) * jax.random.normal(k2, mu2.shape)
-        out = h2 @ w3 + b3
+        noise = (
+            jnp.sqrt(hp["actor_var1"]) * jax.random.normal(k1, (x.shape[0], c.hidden1)),
+            jnp.sqrt(hp["actor_var2"]) * jax.random.normal(k2, (x.shape[0], c.hidden2)),
+        )
+        out = forward_means(state.actor.weights, x, act_fx, noise)[1]
         if discrete:
             action = jax.random.categorical(k_out, out / hp["temperature"], axis=-1).astype(jnp.int32)
         else:
