@@ -199,10 +199,9 @@ def actor_critic(spec: EnvSpec, config: ActorCriticConfig | None = None) -> Agen
         tiles_on, tiles_next = active(tr.obs), active(tr.next_obs)  # (E, n_tilings)
         onehot = jax.nn.one_hot(tr.action, n_actions)
         x, y = model_io(tr.obs, onehot, tr.next_obs, hp["model_scale"])
-        settled = world_model.settle(state.model, x, y, settle_rate=hp["settle_rate"])
-        surprise = settled.energy * alive  # per-episode L
-        surprise_max = jnp.maximum(state.surprise_max, jnp.max(surprise))
-        epistemic = hp["curiosity"] * surprise / jnp.maximum(surprise_max, 1e-8)  # in [0, curiosity]
+        epistemic, model, surprise_max = world_model.curiosity(  # r_ep in [0, curiosity]
+            state.model, x, y, alive, state.surprise_max, hp["curiosity"], hp["eta_model"], hp["settle_rate"]
+        )
         value = jnp.mean(state.critic[tiles_on], axis=-1)
         next_value = jnp.mean(state.critic[tiles_next], axis=-1)
         discount = hp["gamma"] * (1.0 - tr.terminated)
@@ -227,7 +226,7 @@ def actor_critic(spec: EnvSpec, config: ActorCriticConfig | None = None) -> Agen
         state = ActorCriticState(
             critic=state.critic.at[flat_tiles].add(hp["eta_critic"] * per_tile),
             actor=state.actor.at[flat_tiles].add(hp["eta_actor"] * post.reshape(-1, n_actions)),
-            model=world_model.update(state.model, x, settled, alive, eta=hp["eta_model"]),
+            model=model,
             surprise_max=surprise_max,
             hp=hp,
         )

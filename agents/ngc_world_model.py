@@ -33,7 +33,7 @@ from rpe import functional as kernels
 from rpe.activations import get_activation
 from rpe.validation import check_positive_int, check_real
 
-__all__ = ["NGCWorldModel", "NGCWorldModelState", "Settled"]
+__all__ = ["Curiosity", "NGCWorldModel", "NGCWorldModelState", "Settled"]
 
 
 class NGCWorldModelState(NamedTuple):
@@ -52,6 +52,15 @@ class Settled(NamedTuple):
     e0: jax.Array
     energy: jax.Array
     prediction: jax.Array
+
+
+class Curiosity(NamedTuple):
+    """Output of :meth:`NGCWorldModel.curiosity`: the epistemic ``reward (E,)``, the updated
+    ``weights`` and the largest surprise so far ``surprise_max ()``."""
+
+    reward: jax.Array
+    weights: NGCWorldModelState
+    surprise_max: jax.Array
 
 
 class NGCWorldModel:
@@ -127,3 +136,29 @@ class NGCWorldModel:
             W_in=weights.W_in + eta * x.T @ (m * settled.e1),
             W_out=weights.W_out + eta * f_z.T @ (m * settled.e0),
         )
+
+    def curiosity(
+        self,
+        weights: NGCWorldModelState,
+        x: jax.Array,
+        y: jax.Array,
+        mask: jax.Array,
+        surprise_max: jax.Array,
+        scale,
+        eta=None,
+        settle_rate=None,
+    ) -> Curiosity:
+        """The surprise at each row as a reward, and the model's update (active neural
+        generative coding, Ororbia & Mali 2022)::
+
+            L = energy after settling (masked),   L_max <- max(L_max, max L)
+            reward = scale L / L_max               (in [0, scale])
+
+        Normalising by the largest surprise so far keeps the epistemic reward on the scale
+        of ``scale`` whatever the size of the observations. ``eta`` and ``settle_rate`` as
+        in :meth:`update` and :meth:`settle`."""
+        settled = self.settle(weights, x, y, settle_rate=settle_rate)
+        surprise = settled.energy * mask
+        surprise_max = jnp.maximum(surprise_max, jnp.max(surprise))
+        reward = scale * surprise / jnp.maximum(surprise_max, 1e-8)
+        return Curiosity(reward, self.update(weights, x, settled, mask, eta=eta), surprise_max)
