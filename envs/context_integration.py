@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from gymnasium import spaces
 
-from envs.perceptual_decision import ResponseTask, period_steps
+from envs.perceptual_decision import ResponseTask, check_coherences, period_steps
 from rpe.validation import check_real
 
 __all__ = ["COLOUR", "MOTION", "ContextIntegration", "ContextIntegrationParams", "ContextIntegrationState"]
@@ -86,11 +86,7 @@ class ContextIntegration(ResponseTask):
         delay_ms: float = 0.0,
         response_ms: float = 300.0,
     ):
-        cohs = np.asarray(coherences, np.float32)
-        if cohs.ndim != 1 or cohs.size == 0 or not np.all(np.isfinite(cohs)) or np.any(cohs == 0):
-            raise ValueError(
-                f"coherences: expected a non-empty list of finite non-zero values, got {coherences}"
-            )
+        cohs = check_coherences(coherences)
         dt = check_real("dt", dt, low=0.0, low_open=True)
         self.evidence_noise = check_real("evidence_noise", evidence_noise, low=0.0)
         steps = period_steps(

@@ -51,8 +51,22 @@ __all__ = [
     "PerceptualDecisionParams",
     "PerceptualDecisionState",
     "ResponseTask",
+    "check_coherences",
     "period_steps",
 ]
+
+
+def check_coherences(coherences) -> np.ndarray:
+    """``coherences`` as a float32 array: a non-empty list of finite, non-zero signed
+    coherences (a zero coherence has no correct answer).
+
+    Raises:
+      ValueError: anything else, naming ``coherences``.
+    """
+    cohs = np.asarray(coherences, np.float32)
+    if cohs.ndim != 1 or cohs.size == 0 or not np.all(np.isfinite(cohs)) or np.any(cohs == 0):
+        raise ValueError(f"coherences: expected a non-empty list of finite non-zero values, got {coherences}")
+    return cohs
 
 
 def period_steps(dt: float, periods: dict[str, float], required: tuple[str, ...]) -> dict[str, int]:
@@ -164,11 +178,7 @@ class PerceptualDecision(ResponseTask):
         delay_ms: float = 100.0,
         response_ms: float = 100.0,
     ):
-        cohs = np.asarray(coherences, np.float32)
-        if cohs.ndim != 1 or cohs.size == 0 or not np.all(np.isfinite(cohs)) or np.any(cohs == 0):
-            raise ValueError(
-                f"coherences: expected a non-empty list of finite non-zero values, got {coherences}"
-            )
+        cohs = check_coherences(coherences)
         dt = check_real("dt", dt, low=0.0, low_open=True)
         self.evidence_noise = check_real("evidence_noise", evidence_noise, low=0.0)
         steps = period_steps(
