@@ -25,12 +25,18 @@ from agents.registry import family, make_agent
 from agents.rollout import PythonLoop, python_rollout
 
 
-def load_agent(checkpoint: str, member: int = 0):
-    """``(agent, state)`` of member ``member`` of the checkpoint's population.
+def run_config(checkpoint: str) -> dict:
+    """The run's ``config.json`` as the checkpoint recorded it (agent, env, seed, ...)."""
+    meta, _ = read_meta(checkpoint)
+    return meta.get("config") or {}
+
+
+def load_agent(checkpoint: str, member: int = 0, config: dict | None = None):
+    """``(agent, state)`` of member ``member`` of the checkpoint's population; ``config``:
+    the checkpoint's :func:`run_config` if already read.
 
     Raises ``ValueError`` (one line, naming the file) for a checkpoint that cannot be used."""
-    meta, _ = read_meta(checkpoint)
-    config = meta.get("config") or {}
+    config = run_config(checkpoint) if config is None else config
     try:
         name, env_id = config["agent"], config["env"]
         population, seed = int(config["population"]), int(config["seed"])
@@ -51,11 +57,11 @@ def evaluate(
 ) -> np.ndarray:
     """Returns of ``episodes`` episodes of the real Gymnasium env, in batches of 10, without
     learning; ``member`` picks one member of a population checkpoint."""
-    agent, state = load_agent(checkpoint, member)
+    config = run_config(checkpoint)
+    agent, state = load_agent(checkpoint, member, config)
     loop = PythonLoop(agent, greedy=greedy)
     batch = min(10, episodes)
-    max_trial_steps = read_meta(checkpoint)[0]["config"].get("max_trial_steps")
-    envs = [make_env(agent.spec.env_id, max_trial_steps) for _ in range(batch)]
+    envs = [make_env(agent.spec.env_id, config.get("max_trial_steps")) for _ in range(batch)]
     returns = []
     for start in range(0, episodes, batch):
         n = min(batch, episodes - start)

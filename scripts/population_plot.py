@@ -26,7 +26,6 @@ if __name__ == "__main__":
 import jax
 import numpy as np
 
-from agents.checkpoint import read_meta
 from agents.env_spec import make_env
 from agents.population import init_population, unstack
 from agents.rollout import PythonLoop
@@ -114,16 +113,16 @@ def main(argv=None) -> str:
         parser.error(f"no checkpoint at {checkpoint}")
     if args.seed < 0:
         parser.error("--seed must be >= 0")
-    from evaluate import load_agent
+    from evaluate import load_agent, run_config
 
     try:
-        agent, after = load_agent(str(checkpoint))
+        config = run_config(str(checkpoint))
+        agent, after = load_agent(str(checkpoint), config=config)
     except ValueError as error:
         parser.error(str(error))
     if agent.activity is None:
         parser.error(f"the {agent.name} agent shows no population activity; pc-ac does")
-    meta, _ = read_meta(str(checkpoint))
-    before = unstack(init_population(agent, [int(meta["config"]["seed"])]), 0)
+    before = unstack(init_population(agent, [int(config["seed"])]), 0)
     out = args.out or str(checkpoint.parent / "population.png")
     title = f"{agent.name} on {agent.spec.env_id}: one episode before and after training"
     plot(record(agent, before, args.seed), record(agent, after, args.seed), title, out)
